@@ -1,0 +1,27 @@
+/**
+ * What a subcommand is. Commands are thin: parse, call the library, render. They never
+ * exit the process; they return an exit code or throw (UsageError → 2, other → 1), and
+ * `main.ts` alone decides how the process ends.
+ *
+ * @module
+ */
+
+/** Where a command writes: results to `out` (stdout), progress and logs to `err` (stderr). */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** True when colour may be used on stdout (a terminal and no NO_COLOR). */
+  readonly color: boolean;
+  /** Aborted on SIGINT/SIGTERM; long-running commands stop cleanly and release devices. */
+  readonly signal: AbortSignal;
+}
+
+export interface Command {
+  readonly name: string;
+  /** One line for `virtio --help`. */
+  readonly summary: string;
+  /** Full text for `virtio <name> --help`. */
+  readonly usage: string;
+  /** Runs with the arguments after the command name. Returns the exit code. */
+  run(args: string[], io: CommandIO): Promise<number>;
+}

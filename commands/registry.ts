@@ -1,0 +1,11 @@
+/**
+ * The list of subcommands `main.ts` dispatches to. Adding a command = one import, one entry.
+ *
+ * @module
+ */
+import type { Command } from "./command.ts";
+import { labCommand } from "./lab.ts";
+
+export const commands: readonly Command[] = [
+  labCommand,
+];

@@ -1,0 +1,48 @@
+/**
+ * Error types shared by every layer. `main.ts` maps them to exit codes:
+ * {@link UsageError} → 2, everything else → 1.
+ *
+ * @module
+ */
+
+/** The user asked for something malformed (bad option, bad address). Exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A failure with a reason a user can act on (missing privileges, device in use ...). */
+export class VirtioError extends Error {
+  override name = "VirtioError";
+  /** What the user can do about it, printed after the message when present. */
+  readonly hint?: string;
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.hint !== undefined) this.hint = options.hint;
+  }
+}
+
+/** A libc call failed. Carries the operation, errno and its symbolic name. */
+export class SystemError extends VirtioError {
+  override name = "SystemError";
+  constructor(
+    readonly operation: string,
+    readonly errno: number,
+    readonly code: string,
+    options?: { hint?: string },
+  ) {
+    super(`${operation}: ${code} (errno ${errno})`, options);
+  }
+}
+
+/**
+ * The device broke the VIRTIO contract (bad used id, impossible length, FEATURES_OK
+ * refused ...). The queue or device that saw it is marked broken and fails from then on.
+ */
+export class DeviceError extends VirtioError {
+  override name = "DeviceError";
+}
+
+/** A bounded wait for the device ran out. */
+export class TimeoutError extends VirtioError {
+  override name = "TimeoutError";
+}

@@ -1,0 +1,38 @@
+/**
+ * The register-region seam: a window on a BAR (memory-mapped or I/O ports) through which
+ * the virtio transports read and write device registers.
+ *
+ * @module
+ */
+
+/** Little-endian register access at byte offsets within one region. */
+export interface RegisterRegion {
+  readonly length: number;
+  read8(offset: number): number;
+  read16(offset: number): number;
+  read32(offset: number): number;
+  write8(offset: number, value: number): void;
+  write16(offset: number, value: number): void;
+  write32(offset: number, value: number): void;
+}
+
+/** A sub-window of a region, bounds-checked against the parent at creation. */
+export function subRegion(parent: RegisterRegion, offset: number, length: number): RegisterRegion {
+  if (offset < 0 || length < 0 || offset + length > parent.length) {
+    throw new RangeError(
+      `region [${offset}, ${offset + length}) outside parent of ${parent.length} bytes`,
+    );
+  }
+  const check = (o: number, n: number) => {
+    if (o < 0 || o + n > length) throw new RangeError(`access at ${o}+${n} outside ${length}`);
+  };
+  return {
+    length,
+    read8: (o) => (check(o, 1), parent.read8(offset + o)),
+    read16: (o) => (check(o, 2), parent.read16(offset + o)),
+    read32: (o) => (check(o, 4), parent.read32(offset + o)),
+    write8: (o, v) => (check(o, 1), parent.write8(offset + o, v)),
+    write16: (o, v) => (check(o, 2), parent.write16(offset + o, v)),
+    write32: (o, v) => (check(o, 4), parent.write32(offset + o, v)),
+  };
+}
