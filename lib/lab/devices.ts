@@ -1,0 +1,193 @@
+/**
+ * The lab's devices. Every device has a fixed PCI slot on q35's root bus, so a test or a
+ * user knows its address (`0000:00:SS.0`) whatever set it came in. Sets are named lists of
+ * devices; several sets can be combined.
+ *
+ * @module
+ */
+
+/** A device QEMU is given, and what the guest should see of it. */
+export interface LabDevice {
+  /** Short name, e.g. "net-modern". */
+  readonly name: string;
+  /** PCI slot on bus 0 (address 0000:00:<slot>.0). */
+  readonly slot: number;
+  /** QEMU arguments that create it (and its backend). `{addr}` is filled in. */
+  readonly args: readonly string[];
+  /** PCI device id the guest should see (vendor 0x1af4). */
+  readonly pciDeviceId: number;
+  /** Virtio device type (§5). */
+  readonly virtioType: number;
+  /** Kernel modules the guest loads so the kernel driver binds it. */
+  readonly modules: readonly string[];
+  /** Facts QEMU was given, for tests to compare with what the guest reports. */
+  readonly given: Readonly<Record<string, string | number | boolean>>;
+  /** Needs the vIOMMU (q35 intel-iommu) present. */
+  readonly needsIommu?: boolean;
+}
+
+/** "0000:00:SS.0" for a slot. */
+export function pciAddress(slot: number): string {
+  return `0000:00:${slot.toString(16).padStart(2, "0")}.0`;
+}
+
+function mac(slot: number): string {
+  return `52:54:00:12:34:${slot.toString(16).padStart(2, "0")}`;
+}
+
+/** A NIC on hub 0: every NIC on the hub receives what the others send (QEMU `hubport`). */
+function nic(
+  name: string,
+  slot: number,
+  options: string,
+  pciDeviceId: number,
+  extra: Record<string, string | number | boolean> = {},
+): LabDevice {
+  const id = `hp${slot}`;
+  return {
+    name,
+    slot,
+    args: [
+      "-netdev",
+      `hubport,id=${id},hubid=0`,
+      "-device",
+      `virtio-net-pci,netdev=${id},mac=${mac(slot)},addr=${slot.toString(16)}${options}`,
+    ],
+    pciDeviceId,
+    virtioType: 1,
+    modules: ["virtio_net"],
+    given: { mac: mac(slot), ...extra },
+  };
+}
+
+/** Slots 0x02 and 0x03 carry the lab's own 9p shares (the guest's root and results). */
+export const LAB_ROOT_SLOT = 0x02;
+export const LAB_SHARE_SLOT = 0x03;
+
+/** Every device the lab knows, by name. */
+export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
+  [
+    nic("net-modern", 0x04, ",disable-legacy=on,mq=on,vectors=6,host_mtu=1500", 0x1041, {
+      mtu: 1500,
+      maxQueuePairs: 2,
+    }),
+    nic("net-legacy", 0x05, ",disable-modern=on", 0x1000),
+    nic("net-packed", 0x06, ",disable-legacy=on,packed=on", 0x1041, { packed: true }),
+    nic("net-peer", 0x07, ",disable-legacy=on", 0x1041),
+    nic("net-noevent", 0x08, ",disable-legacy=on,event_idx=off", 0x1041, { eventIdx: false }),
+    {
+      ...nic(
+        "net-vfio",
+        0x09,
+        ",disable-legacy=on,iommu_platform=on,ats=on",
+        0x1041,
+        { accessPlatform: true },
+      ),
+      needsIommu: true,
+    },
+    {
+      name: "blk",
+      slot: 0x0a,
+      args: [
+        "-blockdev",
+        "driver=null-co,node-name=nullblk,size=67108864,read-zeroes=on",
+        "-device",
+        "virtio-blk-pci,drive=nullblk,addr=a,disable-legacy=on,serial=labdisk0,num-queues=2",
+      ],
+      pciDeviceId: 0x1042,
+      virtioType: 2,
+      modules: ["virtio_blk"],
+      given: { capacityBytes: 67108864, serial: "labdisk0", numQueues: 2 },
+    },
+    {
+      name: "rng",
+      slot: 0x0b,
+      args: ["-device", "virtio-rng-pci,addr=b"],
+      pciDeviceId: 0x1005,
+      virtioType: 4,
+      modules: ["virtio_rng"],
+      given: {},
+    },
+    {
+      name: "scsi",
+      slot: 0x0c,
+      args: ["-device", "virtio-scsi-pci,addr=c,disable-legacy=on,num_queues=2"],
+      pciDeviceId: 0x1048,
+      virtioType: 8,
+      modules: ["virtio_scsi"],
+      given: { numQueues: 2 },
+    },
+    {
+      name: "serial",
+      slot: 0x0d,
+      args: ["-device", "virtio-serial-pci,addr=d,disable-legacy=on,max_ports=4"],
+      pciDeviceId: 0x1043,
+      virtioType: 3,
+      modules: ["virtio_console"],
+      given: { maxPorts: 4 },
+    },
+    {
+      name: "balloon",
+      slot: 0x0e,
+      args: ["-device", "virtio-balloon-pci,addr=e,disable-legacy=on"],
+      pciDeviceId: 0x1045,
+      virtioType: 5,
+      modules: ["virtio_balloon"],
+      given: {},
+    },
+    {
+      name: "gpu",
+      slot: 0x0f,
+      args: ["-device", "virtio-gpu-pci,addr=f,max_outputs=1"],
+      pciDeviceId: 0x1050,
+      virtioType: 16,
+      modules: [],
+      given: { maxOutputs: 1 },
+    },
+    {
+      name: "input",
+      slot: 0x10,
+      args: ["-device", "virtio-keyboard-pci,addr=10"],
+      pciDeviceId: 0x1052,
+      virtioType: 18,
+      modules: ["virtio_input"],
+      given: {},
+    },
+  ].map((d) => [d.name, d]),
+);
+
+/** Named sets. A set name can also be a single device name. */
+export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
+  default: ["net-modern", "net-legacy", "net-packed", "net-peer", "blk", "rng"],
+  net: ["net-modern", "net-legacy", "net-packed", "net-peer"],
+  "net-pair": ["net-modern", "net-peer"],
+  probe: [
+    "net-modern",
+    "net-legacy",
+    "net-packed",
+    "blk",
+    "rng",
+    "scsi",
+    "serial",
+    "balloon",
+    "gpu",
+    "input",
+  ],
+  vfio: ["net-vfio", "net-peer"],
+  none: [],
+};
+
+/** Resolves "probe,net-vfio" style specs into a list of devices, each once, in slot order. */
+export function resolveDevices(spec: string): LabDevice[] {
+  const names = new Set<string>();
+  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const set = DEVICE_SETS[part];
+    if (set) set.forEach((n) => names.add(n));
+    else if (DEVICES[part]) names.add(part);
+    else {
+      const known = [...Object.keys(DEVICE_SETS), ...Object.keys(DEVICES)].join(", ");
+      throw new Error(`unknown lab device or set '${part}' (known: ${known})`);
+    }
+  }
+  return [...names].map((n) => DEVICES[n]!).sort((a, b) => a.slot - b.slot);
+}

@@ -1,0 +1,311 @@
+/**
+ * Boots a throwaway QEMU VM with a chosen set of real virtio devices, runs one command in
+ * it as root, and returns its output and exit code. A wall-clock limit kills a hung guest.
+ *
+ * @module
+ */
+import { TimeoutError, VirtioError } from "../errors.ts";
+import { LAB_ROOT_SLOT, LAB_SHARE_SLOT, type LabDevice, resolveDevices } from "./devices.ts";
+import { ensureInitramfs, ROOT_MODULES } from "./initramfs.ts";
+import { ensureKernel, type LabKernel } from "./kernel.ts";
+import { parseModulesDep, resolveModules } from "./modules.ts";
+import { Qmp } from "./qmp.ts";
+import { stage2Script } from "./stage2.ts";
+
+export interface LabOptions {
+  /** Device sets and/or device names, comma-separated (see DEVICE_SETS). Default "default". */
+  devices?: string;
+  /** The command run as root in the guest (argv; `virtio` and `deno` are on PATH). */
+  command: readonly string[];
+  /** Extra QEMU arguments, e.g. a user's own device under test. */
+  qemuArgs?: readonly string[];
+  /** Devices whose traffic QEMU dumps to pcap (`filter-dump` on their hub port). */
+  capture?: readonly string[];
+  /** Wall-clock limit for the whole run, boot included. Default 300 s. */
+  timeoutMs?: number;
+  memoryMiB?: number;
+  cpus?: number;
+  hugepages?: number;
+  env?: Readonly<Record<string, string>>;
+  /** Every console line (kernel, stage messages, the command's stderr). */
+  onConsole?: (line: string) => void;
+  /** Lab cache (kernel, initramfs). Default `<repo>/.cache/lab` or $VIRTIO_LAB_CACHE. */
+  cacheDir?: string;
+}
+
+export interface LabResult {
+  /** The command's exit code in the guest. */
+  code: number;
+  /** What the command wrote to stdout. */
+  stdout: string;
+  /** Console output (kernel messages, stage messages, the command's stderr). */
+  console: string;
+  /** From starting QEMU to the guest being ready to run the command. */
+  bootMs: number;
+  /** The whole run. */
+  totalMs: number;
+  /** pcap bytes per captured device name. */
+  captures: Record<string, Uint8Array>;
+  accel: string;
+}
+
+/** A running lab VM: QMP for faults, console matching for timing, and the result. */
+export interface LabVm extends AsyncDisposable {
+  readonly devices: readonly LabDevice[];
+  /** Resolves on the first console line matching `pattern`; rejects if the VM ends first. */
+  waitForConsole(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** A connected QMP client (one per VM, created on first use). */
+  qmp(): Promise<Qmp>;
+  readonly result: Promise<LabResult>;
+  kill(): void;
+}
+
+/** The checkout this module lives in. */
+export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+export function defaultCacheDir(): string {
+  return Deno.env.get("VIRTIO_LAB_CACHE") ?? `${REPO_ROOT}/.cache/lab`;
+}
+
+function qemuCommandLine(
+  kernel: LabKernel,
+  initrd: string,
+  runDir: string,
+  devices: readonly LabDevice[],
+  o: LabOptions,
+): string[] {
+  const iommu = devices.some((d) => d.needsIommu);
+  const append = [
+    "console=ttyS0",
+    "quiet",
+    "loglevel=3",
+    "panic=-1",
+    "rdinit=/init",
+    "tsc=reliable",
+    "no_timer_check",
+    iommu ? "intel_iommu=on iommu=pt" : "",
+  ].filter(Boolean).join(" ");
+  const args = [
+    "-machine",
+    iommu ? "q35,accel=tcg,kernel-irqchip=split" : "q35,accel=tcg",
+    "-cpu",
+    "max",
+    "-smp",
+    String(o.cpus ?? 2),
+    "-m",
+    String(o.memoryMiB ?? 1024),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-vga",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    kernel.vmlinux,
+    "-initrd",
+    initrd,
+    "-append",
+    append,
+    "-chardev",
+    "stdio,id=con,signal=off",
+    "-serial",
+    "chardev:con",
+    "-qmp",
+    `unix:${runDir}/qmp.sock,server=on,wait=off`,
+  ];
+  // The vIOMMU must be created before the devices behind it.
+  if (iommu) args.push("-device", "intel-iommu,intremap=on,caching-mode=on,device-iotlb=on");
+  args.push(
+    "-fsdev",
+    "local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap",
+    "-device",
+    `virtio-9p-pci,fsdev=fsroot,mount_tag=root,addr=${LAB_ROOT_SLOT.toString(16)}`,
+    "-fsdev",
+    `local,id=fsshare,path=${runDir}/share,security_model=none`,
+    "-device",
+    `virtio-9p-pci,fsdev=fsshare,mount_tag=share,addr=${LAB_SHARE_SLOT.toString(16)}`,
+  );
+  for (const d of devices) args.push(...d.args);
+  for (const name of o.capture ?? []) {
+    const d = devices.find((x) => x.name === name);
+    if (!d) throw new VirtioError(`cannot capture '${name}': not among the lab devices`);
+    args.push(
+      "-object",
+      `filter-dump,id=dump${d.slot},netdev=hp${d.slot},file=${runDir}/${name}.pcap`,
+    );
+  }
+  args.push(...(o.qemuArgs ?? []));
+  return args;
+}
+
+/** Starts a lab VM. Prefer {@link runInLab} unless the test acts during the run. */
+export async function startLab(o: LabOptions): Promise<LabVm> {
+  const started = performance.now();
+  const cacheDir = o.cacheDir ?? defaultCacheDir();
+  await Deno.mkdir(cacheDir, { recursive: true });
+  const devices = resolveDevices(o.devices ?? "default");
+  const kernel = await ensureKernel(cacheDir, (l) => o.onConsole?.(l));
+  const initrd = await ensureInitramfs(cacheDir, kernel);
+  const deps = parseModulesDep(await Deno.readTextFile(`${kernel.modulesDir}/modules.dep`));
+  const preloaded = new Set(resolveModules(deps, ROOT_MODULES));
+  const wanted = [...new Set(devices.flatMap((d) => d.modules))];
+  if (devices.some((d) => d.needsIommu)) wanted.push("vfio_pci", "vfio_iommu_type1");
+  wanted.push("pktgen", "af_packet");
+  const modules = resolveModules(deps, wanted, new Set(["af_packet"]))
+    .filter((m) => !preloaded.has(m))
+    .map((m) => `${kernel.modulesDir}/${m}`);
+
+  const runDir = await Deno.makeTempDir({ prefix: "virtio-lab-" });
+  await Deno.mkdir(`${runDir}/share`);
+  await Deno.writeTextFile(
+    `${runDir}/share/stage2.sh`,
+    stage2Script({
+      modules,
+      hugepages: o.hugepages ?? 64,
+      deno: Deno.execPath(),
+      repo: REPO_ROOT,
+      cwd: Deno.cwd(),
+      env: o.env ?? {},
+      command: o.command,
+    }),
+  );
+  const args = qemuCommandLine(kernel, initrd, runDir, devices, o);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("qemu-system-x86_64", {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    await Deno.remove(runDir, { recursive: true });
+    if (e instanceof Deno.errors.NotFound) {
+      throw new VirtioError("qemu-system-x86_64 is not installed", {
+        hint: "run the project's setup (./run setup) or apt-get install qemu-system-x86",
+      });
+    }
+    throw e;
+  }
+  const spawnedAt = performance.now();
+  let readyAt = 0;
+  let timedOut = false;
+  const consoleLines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutMs);
+
+  const pump = async (stream: ReadableStream<Uint8Array>, isConsole: boolean) => {
+    let partial = "";
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      partial += dec.decode(chunk, { stream: true });
+      const lines = partial.split(/\r?\n/);
+      partial = lines.pop()!;
+      for (const raw of lines) {
+        const line = raw.replace(/\r/g, "");
+        consoleLines.push(line);
+        if (isConsole && !readyAt && line.startsWith("lab: ready")) readyAt = performance.now();
+        o.onConsole?.(line);
+        for (let i = waiters.length - 1; i >= 0; i--) {
+          if (waiters[i]!.pattern.test(line)) waiters.splice(i, 1)[0]!.resolve(line);
+        }
+      }
+    }
+    if (partial) consoleLines.push(partial);
+  };
+  const pumping = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
+
+  let qmpClient: Promise<Qmp> | undefined;
+  const result = (async (): Promise<LabResult> => {
+    try {
+      const status = await child.status;
+      await pumping;
+      clearTimeout(timer);
+      const share = `${runDir}/share`;
+      if (timedOut) {
+        throw new TimeoutError(
+          `lab guest did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`,
+          { hint: "last console lines:\n" + consoleLines.slice(-15).join("\n") },
+        );
+      }
+      const rcText = await Deno.readTextFile(`${share}/rc`).catch(() => "");
+      if (!rcText.trim()) {
+        throw new VirtioError(
+          `lab guest stopped (QEMU exit ${status.code}) without running the command to its end`,
+          { hint: "console:\n" + consoleLines.slice(-25).join("\n") },
+        );
+      }
+      const captures: Record<string, Uint8Array> = {};
+      for (const name of o.capture ?? []) {
+        captures[name] = await Deno.readFile(`${runDir}/${name}.pcap`).catch(() =>
+          new Uint8Array()
+        );
+      }
+      return {
+        code: Number(rcText.trim()),
+        stdout: await Deno.readTextFile(`${share}/stdout`).catch(() => ""),
+        console: consoleLines.join("\n"),
+        bootMs: readyAt ? readyAt - spawnedAt : NaN,
+        totalMs: performance.now() - started,
+        captures,
+        accel: "tcg",
+      };
+    } finally {
+      clearTimeout(timer);
+      if (qmpClient) await (await qmpClient.catch(() => undefined))?.[Symbol.asyncDispose]();
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    }
+  })();
+  result.catch(() => {}); // handled by whoever awaits it
+  const ended = result.then(() => {}, () => {});
+
+  const vm: LabVm = {
+    devices,
+    result,
+    waitForConsole(pattern, waitMs = timeoutMs) {
+      const seen = consoleLines.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new TimeoutError(`no console line ${pattern}`)), waitMs);
+        waiters.push({
+          pattern,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+        ended.then(() => {
+          clearTimeout(t);
+          reject(new VirtioError(`lab VM ended before a console line matched ${pattern}`));
+        });
+      });
+    },
+    qmp() {
+      qmpClient ??= Qmp.connect(`${runDir}/qmp.sock`);
+      return qmpClient;
+    },
+    kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    },
+    async [Symbol.asyncDispose]() {
+      vm.kill();
+      await ended;
+    },
+  };
+  return vm;
+}
+
+/** Boots the lab, runs `o.command` in it, and returns the result. */
+export async function runInLab(o: LabOptions): Promise<LabResult> {
+  const vm = await startLab(o);
+  return await vm.result;
+}
