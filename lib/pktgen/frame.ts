@@ -1,0 +1,239 @@
+/**
+ * Builds pktgen frames into caller-provided buffers (DMA memory) at an offset.
+ *
+ * The hot path is template + patch: {@link FrameWriter.prefill} writes a whole max-size
+ * frame into each TX buffer once; per packet {@link FrameWriter.write} rewrites only what
+ * changes — lengths, varying addresses/ports, sequence number, timestamp — and both
+ * checksums. The checksums are recomputed from parts in O(1): the sums of the constant
+ * header words and of every prefix of the fill pattern are precomputed, so a 1518-byte
+ * frame costs the same as a 64-byte one. Nothing is allocated per packet.
+ *
+ * Sizes passed in are wire sizes, FCS included (see sizes.ts): 64 → 60 bytes in the buffer.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { finishChecksum, finishUdpChecksum, putU16, putU32, sumBytes } from "./checksum.ts";
+import { FieldCursor, type FieldRange } from "./flows.ts";
+import {
+  ETH_HEADER,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  IPPROTO_UDP,
+  IPV4_DF,
+  minFrameBytes,
+  PAYLOAD_FLOW,
+  PAYLOAD_HEADER,
+  PAYLOAD_MAGIC,
+  PAYLOAD_SEQ,
+  PAYLOAD_TIMESTAMP,
+  payloadOffset,
+  udpOffset,
+} from "./layout.ts";
+import { bufferBytes, wireSize } from "./sizes.ts";
+
+/** What every frame of a run looks like. */
+export interface FrameConfig {
+  readonly ipVersion: 4 | 6;
+  readonly srcMac: FieldRange;
+  readonly dstMac: FieldRange;
+  /** `ipv4` ranges for ipVersion 4, `ipv6` ranges for 6. */
+  readonly srcIp: FieldRange;
+  readonly dstIp: FieldRange;
+  readonly srcPort: FieldRange;
+  readonly dstPort: FieldRange;
+  /** IPv4 TTL / IPv6 hop limit. Default 64. */
+  readonly ttl?: number;
+  /** Written into every payload header; the receiver keeps sequence state per flow id. */
+  readonly flowId?: number;
+  /** Largest wire size that will be asked for (sizes the template). */
+  readonly maxWireSize: number;
+  /** Fill byte after the payload header; default: the byte's own index & 0xff. */
+  readonly fillByte?: number;
+  /** Seed for random ranges (each field derives its own). */
+  readonly seed?: number;
+}
+
+const TWO32 = 4294967296;
+
+/** Writes 48-bit `mac` at `off`. */
+function putMac(buf: Uint8Array, off: number, mac: number): void {
+  putU16(buf, off, Math.floor(mac / TWO32));
+  putU32(buf, off + 2, mac >>> 0);
+}
+
+/** Template + patch frame writer for one flow configuration (one per TX stream). */
+export class FrameWriter {
+  readonly ipVersion: 4 | 6;
+  /** Smallest wire size this writer can build (headers + payload header + FCS). */
+  readonly minWireSize: number;
+  readonly maxWireSize: number;
+  /** The complete max-size frame; `prefill` copies it. */
+  readonly template: Uint8Array;
+
+  readonly #srcMac: FieldCursor;
+  readonly #dstMac: FieldCursor;
+  readonly #srcIp: FieldCursor;
+  readonly #dstIp: FieldCursor;
+  readonly #srcPort: FieldCursor;
+  readonly #dstPort: FieldCursor;
+  readonly #udp: number;
+  readonly #payload: number;
+  /** Unfolded sum of IPv4 header words that never change (IPv4 only). */
+  readonly #ipConstSum: number;
+  /** Unfolded sum of UDP checksum words that never change (pseudo-header parts, magic, flow). */
+  readonly #udpConstSum: number;
+  /** patternSum[k]: unfolded sum of the first k fill bytes (they start at an even offset). */
+  readonly #patternSum: Float64Array;
+  // The last values written by `write`, for callers that record what was sent.
+  srcIpLow = 0;
+  dstIpLow = 0;
+  srcPort = 0;
+  dstPort = 0;
+
+  constructor(c: FrameConfig) {
+    const v = c.ipVersion;
+    const ipKind = v === 4 ? "ipv4" : "ipv6";
+    if (c.srcIp.kind !== ipKind || c.dstIp.kind !== ipKind) {
+      throw new UsageError(`IPv${v} frames need ${ipKind} addresses`);
+    }
+    this.ipVersion = v;
+    this.#udp = udpOffset(v);
+    this.#payload = payloadOffset(v);
+    this.minWireSize = wireSize(minFrameBytes(v));
+    if (c.maxWireSize < this.minWireSize) {
+      throw new UsageError(`IPv${v} frames need at least ${this.minWireSize} bytes`);
+    }
+    this.maxWireSize = c.maxWireSize;
+    const seed = c.seed ?? 1;
+    this.#srcMac = new FieldCursor(c.srcMac, seed * 7 + 1);
+    this.#dstMac = new FieldCursor(c.dstMac, seed * 7 + 2);
+    this.#srcIp = new FieldCursor(c.srcIp, seed * 7 + 3);
+    this.#dstIp = new FieldCursor(c.dstIp, seed * 7 + 4);
+    this.#srcPort = new FieldCursor(c.srcPort, seed * 7 + 5);
+    this.#dstPort = new FieldCursor(c.dstPort, seed * 7 + 6);
+
+    const t = new Uint8Array(bufferBytes(c.maxWireSize));
+    this.template = t;
+    const ttl = c.ttl ?? 64;
+    putMac(t, 0, c.dstMac.min);
+    putMac(t, 6, c.srcMac.min);
+    const ip = ETH_HEADER;
+    if (v === 4) {
+      putU16(t, 12, ETHERTYPE_IPV4);
+      t[ip] = 0x45; // version 4, IHL 5 words (RFC 791 §3.1)
+      putU16(t, ip + 6, IPV4_DF); // identification 0 is fine for atomic datagrams (RFC 6864)
+      t[ip + 8] = ttl;
+      t[ip + 9] = IPPROTO_UDP;
+      putU32(t, ip + 12, c.srcIp.min);
+      putU32(t, ip + 16, c.dstIp.min);
+      this.#ipConstSum = 0x4500 + IPV4_DF + ((ttl << 8) | IPPROTO_UDP);
+    } else {
+      putU16(t, 12, ETHERTYPE_IPV6);
+      t[ip] = 0x60; // version 6, traffic class 0, flow label 0 (RFC 8200 §3)
+      t[ip + 6] = IPPROTO_UDP;
+      t[ip + 7] = ttl;
+      t.set(c.srcIp.high ?? new Uint8Array(12), ip + 8);
+      putU32(t, ip + 20, c.srcIp.min);
+      t.set(c.dstIp.high ?? new Uint8Array(12), ip + 24);
+      putU32(t, ip + 36, c.dstIp.min);
+      this.#ipConstSum = 0;
+    }
+    putU16(t, this.#udp, c.srcPort.min);
+    putU16(t, this.#udp + 2, c.dstPort.min);
+    const p = this.#payload;
+    putU32(t, p, PAYLOAD_MAGIC);
+    putU16(t, p + PAYLOAD_FLOW, c.flowId ?? 0);
+    const fill = p + PAYLOAD_HEADER;
+    for (let i = fill; i < t.length; i++) t[i] = c.fillByte ?? i & 0xff;
+
+    // UDP checksum parts that never change (RFC 768 pseudo-header; RFC 8200 §8.1 for IPv6):
+    // the protocol number, the fixed high 96 bits of IPv6 addresses, magic and flow id.
+    let constSum = IPPROTO_UDP + sumBytes(t, p, 4) + sumBytes(t, p + PAYLOAD_FLOW, 2);
+    if (v === 6) constSum += sumBytes(t, ip + 8, 12) + sumBytes(t, ip + 24, 12);
+    this.#udpConstSum = constSum;
+    const patternLen = t.length - fill;
+    this.#patternSum = new Float64Array(patternLen + 1);
+    for (let k = 1; k <= patternLen; k++) {
+      const b = t[fill + k - 1]!;
+      // Byte k-1 is a high byte when k-1 is even (the pattern starts on the word grid).
+      this.#patternSum[k] = this.#patternSum[k - 1]! + ((k - 1) & 1 ? b : b << 8);
+    }
+  }
+
+  /** Writes the whole max-size template at `off`; do this once per TX buffer. */
+  prefill(buf: Uint8Array, off: number): void {
+    buf.set(this.template, off);
+  }
+
+  /**
+   * Patches the frame at `off` (a buffer prefilled by this writer) into the next packet:
+   * `wireSize` bytes on the wire (FCS included), sequence number `seq` (u32, wraps) and tx
+   * timestamp `txNs` (integer ns, below 2^53). Advances the flow cursors. Returns the buffer
+   * length. `wireSize` must lie in [minWireSize, maxWireSize] (RangeError otherwise).
+   */
+  write(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
+    if (!(wireSize >= this.minWireSize && wireSize <= this.maxWireSize)) {
+      throw new RangeError(
+        `wire size ${wireSize} outside ${this.minWireSize}..${this.maxWireSize}`,
+      );
+    }
+    const len = wireSize - 4;
+    const udp = off + this.#udp;
+    const udpLen = len - this.#udp;
+    let ipSum = 0; // address words, shared by the IPv4 header and the UDP pseudo-header
+    const s = this.#srcMac.varies ? this.#srcMac.next() : -1;
+    if (s >= 0) putMac(buf, off + 6, s);
+    const d = this.#dstMac.varies ? this.#dstMac.next() : -1;
+    if (d >= 0) putMac(buf, off, d);
+
+    const src = this.#srcIp.next();
+    const dst = this.#dstIp.next();
+    this.srcIpLow = src;
+    this.dstIpLow = dst;
+    ipSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    const ip = off + ETH_HEADER;
+    if (this.ipVersion === 4) {
+      if (this.#srcIp.varies) putU32(buf, ip + 12, src);
+      if (this.#dstIp.varies) putU32(buf, ip + 16, dst);
+      const total = len - ETH_HEADER;
+      putU16(buf, ip + 2, total);
+      // RFC 791 §3.1 header checksum over the 10 header words, field taken as 0.
+      putU16(buf, ip + 10, finishChecksum(this.#ipConstSum + total + ipSum));
+    } else {
+      if (this.#srcIp.varies) putU32(buf, ip + 20, src);
+      if (this.#dstIp.varies) putU32(buf, ip + 36, dst);
+      putU16(buf, ip + 4, udpLen); // payload length = everything after the IPv6 header
+    }
+
+    const sp = this.#srcPort.next();
+    const dp = this.#dstPort.next();
+    this.srcPort = sp;
+    this.dstPort = dp;
+    if (this.#srcPort.varies) putU16(buf, udp, sp);
+    if (this.#dstPort.varies) putU16(buf, udp + 2, dp);
+    putU16(buf, udp + 4, udpLen);
+
+    const p = off + this.#payload;
+    const sq = seq >>> 0;
+    const tsHi = Math.floor(txNs / TWO32) >>> 0;
+    const tsLo = txNs >>> 0;
+    putU32(buf, p + PAYLOAD_SEQ, sq);
+    putU32(buf, p + PAYLOAD_TIMESTAMP, tsHi);
+    putU32(buf, p + PAYLOAD_TIMESTAMP + 4, tsLo);
+
+    // UDP length appears twice: in the pseudo-header and in the UDP header.
+    const sum = this.#udpConstSum + ipSum + 2 * udpLen + sp + dp +
+      (sq >>> 16) + (sq & 0xffff) + (tsHi >>> 16) + (tsHi & 0xffff) +
+      (tsLo >>> 16) + (tsLo & 0xffff) + this.#patternSum[udpLen - 8 - PAYLOAD_HEADER]!;
+    putU16(buf, udp + 6, finishUdpChecksum(sum));
+    return len;
+  }
+
+  /** Copies the template for `wireSize` and patches it: for buffers not prefilled. */
+  writeFull(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
+    const len = Math.min(wireSize, this.maxWireSize) - 4;
+    for (let i = 0; i < len; i++) buf[off + i] = this.template[i]!;
+    return this.write(buf, off, wireSize, seq, txNs);
+  }
+}
