@@ -1,0 +1,127 @@
+/**
+ * A fake PCI configuration space for tests and scripts: bytes in memory, a builder that lays
+ * out a header and a capability list, and a log of every write so a test can prove that
+ * read-only code wrote nothing.
+ *
+ * @module
+ */
+import type { ConfigSpace } from "../lib/pci/config_space.ts";
+
+export class FakeConfigSpace implements ConfigSpace {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  /** Every write as [offset, width, value], in order. */
+  readonly writes: [number, 1 | 2 | 4, number][] = [];
+  /** Next free capability slot and the offset of the last capability's next pointer. */
+  #nextCap = 0x40;
+  #lastNextPointer = 0x34;
+
+  constructor(size = 256) {
+    this.bytes = new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+
+  /** A config space holding `bytes` (e.g. a recorded sysfs `config` file). */
+  static from(bytes: Uint8Array): FakeConfigSpace {
+    const cs = new FakeConfigSpace(bytes.length);
+    cs.bytes.set(bytes);
+    return cs;
+  }
+
+  get size(): number {
+    return this.bytes.length;
+  }
+  read8(o: number): number {
+    return this.#view.getUint8(o);
+  }
+  read16(o: number): number {
+    return this.#view.getUint16(o, true);
+  }
+  read32(o: number): number {
+    return this.#view.getUint32(o, true);
+  }
+  write8(o: number, v: number): void {
+    this.writes.push([o, 1, v]);
+    this.#view.setUint8(o, v);
+  }
+  write16(o: number, v: number): void {
+    this.writes.push([o, 2, v]);
+    this.#view.setUint16(o, v, true);
+  }
+  write32(o: number, v: number): void {
+    this.writes.push([o, 4, v]);
+    this.#view.setUint32(o, v, true);
+  }
+
+  /** Sets vendor/device/subsystem ids and revision (header type 0). */
+  header(ids: { vendor: number; device: number; subsystemDevice?: number; revision?: number }) {
+    this.#view.setUint16(0x00, ids.vendor, true);
+    this.#view.setUint16(0x02, ids.device, true);
+    this.#view.setUint8(0x08, ids.revision ?? 1);
+    this.#view.setUint16(0x2c, ids.vendor, true);
+    this.#view.setUint16(0x2e, ids.subsystemDevice ?? ids.device, true);
+    return this;
+  }
+
+  /**
+   * Appends a capability with id `id` and body `body` (bytes after id and next pointer),
+   * linking it from the previous one. Returns its offset.
+   */
+  addCapability(id: number, body: number[]): number {
+    const at = this.#nextCap;
+    this.bytes[at] = id;
+    this.bytes[at + 1] = 0;
+    this.bytes.set(body, at + 2);
+    this.bytes[this.#lastNextPointer] = at;
+    this.#lastNextPointer = at + 1;
+    this.#nextCap = (at + 2 + body.length + 3) & ~3;
+    this.#view.setUint16(0x06, this.read16(0x06) | 0x10, true);
+    return at;
+  }
+
+  /** Appends a virtio structure capability (VIRTIO 1.2 §4.1.4). */
+  addVirtioCap(cap: {
+    cfgType: number;
+    bar: number;
+    offset: number;
+    length: number;
+    id?: number;
+    notifyOffMultiplier?: number;
+    offsetHi?: number;
+    lengthHi?: number;
+  }): number {
+    const extra = cap.notifyOffMultiplier !== undefined
+      ? le32(cap.notifyOffMultiplier)
+      : cap.offsetHi !== undefined
+      ? [...le32(cap.offsetHi), ...le32(cap.lengthHi ?? 0)]
+      : [];
+    const len = 16 + extra.length;
+    return this.addCapability(0x09, [
+      len,
+      cap.cfgType,
+      cap.bar,
+      cap.id ?? 0,
+      0,
+      0,
+      ...le32(cap.offset),
+      ...le32(cap.length),
+      ...extra,
+    ]);
+  }
+
+  /** Appends an MSI-X capability with `entries` table entries. */
+  addMsix(entries: number, opts: { enabled?: boolean; bar?: number; tableOffset?: number } = {}) {
+    const control = (entries - 1) | (opts.enabled ? 0x8000 : 0);
+    const bar = opts.bar ?? 0;
+    return this.addCapability(0x11, [
+      control & 0xff,
+      control >> 8,
+      ...le32((opts.tableOffset ?? 0x8000) | bar),
+      ...le32(0x48000 | bar),
+    ]);
+  }
+}
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+}
