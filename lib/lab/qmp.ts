@@ -68,9 +68,10 @@ export class Qmp implements AsyncDisposable {
     }
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     try {
       this.#conn.close();
     } catch { /* already closed */ }
+    return Promise.resolve();
   }
 }

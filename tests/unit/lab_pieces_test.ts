@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { writeCpio } from "../../lib/lab/cpio.ts";
+import { moduleName, parseModulesDep, resolveModules } from "../../lib/lab/modules.ts";
+import { DEVICES, pciAddress, resolveDevices } from "../../lib/lab/devices.ts";
+import { shellQuote } from "../../lib/lab/stage2.ts";
+import { findXzPayload } from "../../lib/lab/kernel.ts";
+
+Deno.test("cpio: busybox lists and extracts what we wrote", async () => {
+  const enc = new TextEncoder();
+  const archive = writeCpio([
+    { kind: "dir", path: "bin" },
+    { kind: "file", path: "bin/hello", data: enc.encode("hi there\n"), mode: 0o755 },
+    { kind: "symlink", path: "bin/sh", target: "hello" },
+    { kind: "file", path: "odd", data: enc.encode("x") },
+  ]);
+  assert.equal(archive.length % 4, 0);
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command("busybox", {
+      args: ["cpio", "-i", "-d"],
+      cwd: dir,
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(archive);
+    await w.close();
+    assert.ok((await child.output()).success);
+    assert.equal(await Deno.readTextFile(`${dir}/bin/hello`), "hi there\n");
+    assert.equal((await Deno.stat(`${dir}/bin/hello`)).mode! & 0o777, 0o755);
+    assert.equal(await Deno.readLink(`${dir}/bin/sh`), "hello");
+    assert.equal(await Deno.readTextFile(`${dir}/odd`), "x");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const DEP =
+  `kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/fscache/fscache.ko kernel/fs/netfs/netfs.ko
+kernel/net/9p/9pnet.ko:
+kernel/fs/fscache/fscache.ko: kernel/fs/netfs/netfs.ko
+kernel/fs/netfs/netfs.ko:
+kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/virtio/virtio.ko:
+kernel/drivers/virtio/virtio_ring.ko:
+kernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/vfio.ko
+kernel/drivers/vfio/vfio.ko:
+`;
+
+Deno.test("modules: dependencies come first, each once", () => {
+  const order = resolveModules(parseModulesDep(DEP), ["9p", "9pnet_virtio", "vfio-pci"]);
+  const names = order.map(moduleName);
+  assert.equal(new Set(names).size, names.length);
+  const before = (a: string, b: string) => assert.ok(names.indexOf(a) < names.indexOf(b), a + b);
+  before("netfs", "fscache");
+  before("fscache", "9p");
+  before("9pnet", "9p");
+  before("virtio_ring", "9pnet_virtio");
+  before("vfio", "vfio_pci");
+  assert.deepEqual(
+    new Set(names),
+    new Set([
+      "9p",
+      "9pnet",
+      "fscache",
+      "netfs",
+      "9pnet_virtio",
+      "virtio",
+      "virtio_ring",
+      "vfio_pci",
+      "vfio",
+    ]),
+  );
+});
+
+Deno.test("modules: unknown names throw unless built in", () => {
+  const deps = parseModulesDep(DEP);
+  assert.throws(() => resolveModules(deps, ["nope"]), /not found/);
+  assert.deepEqual(resolveModules(deps, ["af_packet"], new Set(["af_packet"])), []);
+});
+
+Deno.test("devices: sets resolve to unique devices in slot order with unique slots", () => {
+  const all = Object.values(DEVICES);
+  assert.equal(new Set(all.map((d) => d.slot)).size, all.length);
+  const ds = resolveDevices("net-pair,blk,net-modern");
+  assert.deepEqual(ds.map((d) => d.name), ["net-modern", "net-peer", "blk"]);
+  assert.equal(pciAddress(0x0a), "0000:00:0a.0");
+  assert.throws(() => resolveDevices("net-bogus"), /unknown lab device or set 'net-bogus'/);
+});
+
+Deno.test("stage2: shellQuote survives sh for awkward arguments", async () => {
+  const args = ["plain", "with space", "it's", "$HOME", 'a"b', "", "*"];
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `printf '%s\\n' ${args.map(shellQuote).join(" ")}`],
+  }).output();
+  assert.equal(new TextDecoder().decode(out.stdout), args.map((a) => a + "\n").join(""));
+});
+
+Deno.test("kernel: finds the xz stream inside an image", () => {
+  const image = new Uint8Array(100);
+  image.set([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 42);
+  assert.equal(findXzPayload(image), 42);
+  assert.equal(findXzPayload(new Uint8Array(10)), -1);
+});
