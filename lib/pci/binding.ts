@@ -1,0 +1,425 @@
+/**
+ * Driver binding through sysfs: who drives a device, taking it over for a user-space driver
+ * (`driver_override` + `unbind` + `drivers_probe`), and giving it back. A
+ * {@link DeviceClaim} records the original driver on disk *before* unbinding, so
+ * `virtio restore` ({@link restoreAbandonedClaims}) can give devices back after a SIGKILL.
+ *
+ * Every path is under a root directory (default "/") and every sysfs write goes through one
+ * injectable function, so tests run the logic against a fake tree and a fake kernel.
+ *
+ * @module
+ */
+
+import { VirtioError } from "../errors.ts";
+import { O_RDWR, openFd } from "../sys/fd.ts";
+
+/** Writes one sysfs attribute (one write call); tests inject a fake kernel here. */
+export type SysfsWriter = (path: string, text: string) => void;
+
+export interface SysfsOptions {
+  /** Root of the tree holding `sys/`, `proc/` and `run/`. Default "/". */
+  root?: string;
+  write?: SysfsWriter;
+}
+
+const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+
+/** PCI command register (PCI 3.0 §6.2.2) and its bus-master enable bit. */
+export const PCI_COMMAND = 0x04;
+export const PCI_COMMAND_MASTER = 0x4;
+
+const realWrite: SysfsWriter = (path, text) => {
+  try {
+    Deno.writeTextFileSync(path, text);
+  } catch (cause) {
+    throw new VirtioError(`writing "${text.trim()}" to ${path} failed: ${cause}`, { cause });
+  }
+};
+
+class Sysfs {
+  readonly root: string;
+  readonly write: SysfsWriter;
+  constructor(options: SysfsOptions = {}) {
+    this.root = (options.root ?? "/").replace(/\/$/, "");
+    this.write = options.write ?? realWrite;
+  }
+  path(relative: string): string {
+    return `${this.root}/${relative}`;
+  }
+  device(address: string, attribute = ""): string {
+    if (!PCI_ADDRESS.test(address)) throw new VirtioError(`bad PCI address "${address}"`);
+    return this.path(`sys/bus/pci/devices/${address}${attribute === "" ? "" : "/" + attribute}`);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The driver bound to `address` (the `driver` symlink's name), or null when unbound. */
+export function currentDriver(address: string, options?: SysfsOptions): string | null {
+  const link = new Sysfs(options).device(address, "driver");
+  try {
+    return Deno.readLinkSync(link).split("/").pop() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Unbinds `address` from its driver; nothing to do when unbound. */
+export function unbindDriver(address: string, options?: SysfsOptions): void {
+  const sysfs = new Sysfs(options);
+  if (currentDriver(address, options) === null) return;
+  sysfs.write(sysfs.device(address, "driver/unbind"), address);
+}
+
+/** Sets (or with null clears) `driver_override`: the only driver allowed to bind. */
+export function setDriverOverride(
+  address: string,
+  driver: string | null,
+  options?: SysfsOptions,
+): void {
+  const sysfs = new Sysfs(options);
+  sysfs.write(sysfs.device(address, "driver_override"), driver === null ? "\n" : driver);
+}
+
+/** Binds `address` to `driver`: override, unbind, `drivers_probe`, then checks the result. */
+export function bindDriver(address: string, driver: string, options?: SysfsOptions): void {
+  const sysfs = new Sysfs(options);
+  setDriverOverride(address, driver, options);
+  unbindDriver(address, options);
+  sysfs.write(sysfs.path("sys/bus/pci/drivers_probe"), address);
+  const now = currentDriver(address, options);
+  if (now !== driver) {
+    throw new VirtioError(`${address}: binding to ${driver} failed (now: ${now ?? "no driver"})`, {
+      hint: `is the ${driver} module loaded? see dmesg`,
+    });
+  }
+}
+
+/** Binds an unbound device back to `driver` by its `bind` file (after clearing the override). */
+export function rebindOriginal(address: string, driver: string, options?: SysfsOptions): void {
+  const sysfs = new Sysfs(options);
+  sysfs.write(sysfs.path(`sys/bus/pci/drivers/${driver}/bind`), address);
+  if (currentDriver(address, options) !== driver) {
+    sysfs.write(sysfs.path("sys/bus/pci/drivers_probe"), address);
+  }
+}
+
+const MODPROBE_PATHS = [
+  "/sbin/modprobe",
+  "/usr/sbin/modprobe",
+  "/bin/modprobe",
+  "/usr/bin/modprobe",
+];
+
+/** Loads kernel module `name` with modprobe; a clear error when there is no modprobe. */
+export function loadModule(name: string): void {
+  const modprobe = MODPROBE_PATHS.find(exists);
+  if (modprobe === undefined) {
+    throw new VirtioError(`cannot load kernel module ${name}: no modprobe on this system`, {
+      hint: `load it by other means first (e.g. busybox insmod of ${name}.ko)`,
+    });
+  }
+  const result = new Deno.Command(modprobe, { args: [name], stderr: "piped" }).outputSync();
+  if (!result.success) {
+    const message = new TextDecoder().decode(result.stderr).trim();
+    throw new VirtioError(`modprobe ${name} failed: ${message}`);
+  }
+}
+
+/** Makes sure PCI driver `driver` is registered, loading module `module` when it is not. */
+export function ensureDriver(driver: string, module = driver, options?: SysfsOptions): void {
+  const sysfs = new Sysfs(options);
+  if (exists(sysfs.path(`sys/bus/pci/drivers/${driver}`))) return;
+  loadModule(module);
+  if (!exists(sysfs.path(`sys/bus/pci/drivers/${driver}`))) {
+    throw new VirtioError(`module ${module} loaded but PCI driver ${driver} did not appear`);
+  }
+}
+
+/**
+ * Why taking `address` over would break this machine, or null: a mounted block device, a
+ * mounted virtio-9p tag, or the network interface carrying the default route.
+ */
+export function deviceInUse(address: string, options?: SysfsOptions): string | null {
+  const sysfs = new Sysfs(options);
+  const mountinfo = readText(sysfs.path("proc/self/mountinfo")) ?? "";
+  const mounted = mountinfo.split("\n").map((line) => line.split(" "));
+  const mountedDevices = new Set(mounted.map((fields) => fields[2]));
+  const mountSources = new Set(mounted.map((fields) => fields[fields.indexOf("-") + 2]));
+  const route = readText(sysfs.path("proc/net/route")) ?? "";
+  const defaultRoutes = new Set(
+    route.split("\n").slice(1).map((line) => line.split(/\s+/))
+      .filter((fields) => fields[1] === "00000000").map((fields) => fields[0]),
+  );
+  const children = [sysfs.device(address)];
+  for (const entry of safeReadDir(sysfs.device(address))) {
+    if (/^virtio\d+$/.test(entry)) children.push(`${sysfs.device(address)}/${entry}`);
+  }
+  for (const dir of children) {
+    for (const disk of safeReadDir(`${dir}/block`)) {
+      const devs = [`${dir}/block/${disk}/dev`];
+      for (const part of safeReadDir(`${dir}/block/${disk}`)) {
+        if (part.startsWith(disk)) devs.push(`${dir}/block/${disk}/${part}/dev`);
+      }
+      for (const dev of devs) {
+        const number = readText(dev)?.trim();
+        if (number !== undefined && mountedDevices.has(number)) {
+          return `its block device ${disk} (${number}) is mounted`;
+        }
+      }
+    }
+    const tag = readText(`${dir}/mount_tag`)?.replace(/\0/g, "").trim();
+    if (tag !== undefined && tag !== "" && mountSources.has(tag)) {
+      return `its 9p share "${tag}" is mounted`;
+    }
+    for (const iface of safeReadDir(`${dir}/net`)) {
+      if (defaultRoutes.has(iface)) return `its interface ${iface} carries the default route`;
+    }
+  }
+  return null;
+}
+
+function safeReadDir(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((entry) => entry.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Reads the PCI command register through sysfs `config`. */
+export function readCommand(address: string, options?: SysfsOptions): number {
+  const sysfs = new Sysfs(options);
+  using config = openFd(sysfs.device(address, "config"), O_RDWR);
+  const bytes = new Uint8Array(2);
+  config.preadExact(bytes, PCI_COMMAND);
+  return bytes[0]! | bytes[1]! << 8;
+}
+
+/** Writes the PCI command register through sysfs `config` (2 bytes at 0x04). */
+export function writeCommand(address: string, value: number, options?: SysfsOptions): void {
+  const sysfs = new Sysfs(options);
+  using config = openFd(sysfs.device(address, "config"), O_RDWR);
+  config.pwriteExact(new Uint8Array([value & 0xff, (value >> 8) & 0xff]), PCI_COMMAND);
+}
+
+// ---- Claims: taking a device over and always giving it back -----------------------------
+
+/** What is on disk while we hold a device: enough to give it back without us. */
+export interface ClaimRecord {
+  readonly version: 1;
+  readonly address: string;
+  /** The driver to give the device back to (null: it was unbound). */
+  readonly originalDriver: string | null;
+  /** The driver we bound it to. */
+  readonly driver: string;
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: tells a live owner from a reused pid. */
+  readonly startTime: string | null;
+  /** The PCI command register before we set bus mastering (null: not touched). */
+  originalCommand: number | null;
+  readonly createdAt: string;
+}
+
+const CLAIMS_DIR = "run/virtio-toolkit/claims";
+
+function processStartTime(sysfs: Sysfs, pid: number): string | null {
+  const stat = readText(sysfs.path(`proc/${pid}/stat`));
+  if (stat === null) return null;
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+}
+
+function ownerAlive(sysfs: Sysfs, record: ClaimRecord): boolean {
+  if (!exists(sysfs.path(`proc/${record.pid}`))) return false;
+  const now = processStartTime(sysfs, record.pid);
+  return record.startTime === null || now === null || now === record.startTime;
+}
+
+function recordPath(sysfs: Sysfs, address: string): string {
+  return sysfs.path(`${CLAIMS_DIR}/${address}.json`);
+}
+
+function readRecord(path: string): ClaimRecord | null {
+  const text = readText(path);
+  if (text === null) return null;
+  const record = JSON.parse(text) as ClaimRecord;
+  if (record.version !== 1 || !PCI_ADDRESS.test(record.address)) {
+    throw new VirtioError(`${path}: not a claim record`);
+  }
+  return record;
+}
+
+function writeRecord(sysfs: Sysfs, record: ClaimRecord): void {
+  Deno.mkdirSync(sysfs.path(CLAIMS_DIR), { recursive: true });
+  const path = recordPath(sysfs, record.address);
+  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(record, null, 2) + "\n");
+  Deno.renameSync(`${path}.tmp`, path);
+}
+
+/** Gives a device back as its record says: command register, override, original driver. */
+function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): void {
+  const { address } = record;
+  if (record.originalCommand !== null && exists(sysfs.device(address, "config"))) {
+    writeCommand(address, record.originalCommand, options);
+  }
+  if (record.originalDriver !== record.driver) {
+    if (currentDriver(address, options) === record.driver) unbindDriver(address, options);
+    setDriverOverride(address, null, options);
+    if (record.originalDriver !== null) rebindOriginal(address, record.originalDriver, options);
+  }
+  try {
+    Deno.removeSync(recordPath(sysfs, address));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+export interface ClaimOptions extends SysfsOptions {
+  /** Take the device even when {@link deviceInUse} objects. Never on a machine you need. */
+  allowInUse?: boolean;
+  /** Kernel module providing `driver`, loaded when the driver is missing. Default: driver. */
+  module?: string;
+}
+
+/**
+ * A device taken over for user space: bound to `driver` (vfio-pci, uio_pci_generic ...).
+ * Dispose (or {@link release}) gives it back to its original driver.
+ */
+export class DeviceClaim implements Disposable {
+  #record: ClaimRecord | null;
+
+  private constructor(record: ClaimRecord, private readonly options: SysfsOptions) {
+    this.#record = record;
+  }
+
+  get address(): string {
+    return this.#current().address;
+  }
+  get driver(): string {
+    return this.#current().driver;
+  }
+  get originalDriver(): string | null {
+    return this.#current().originalDriver;
+  }
+  get released(): boolean {
+    return this.#record === null;
+  }
+
+  #current(): ClaimRecord {
+    if (this.#record === null) throw new VirtioError("device claim already released");
+    return this.#record;
+  }
+
+  /**
+   * Binds `address` to `driver`. Refuses devices this machine depends on and devices another
+   * live process has claimed. The record is on disk before anything changes.
+   */
+  static claim(address: string, driver: string, options: ClaimOptions = {}): DeviceClaim {
+    const sysfs = new Sysfs(options);
+    if (!exists(sysfs.device(address))) throw new VirtioError(`no PCI device ${address}`);
+    const reason = deviceInUse(address, options);
+    if (reason !== null && !options.allowInUse) {
+      throw new VirtioError(`refusing to take over ${address}: ${reason}`);
+    }
+    const existing = readRecord(recordPath(sysfs, address));
+    if (existing !== null) {
+      if (ownerAlive(sysfs, existing)) {
+        throw new VirtioError(`${address} is already claimed by process ${existing.pid}`);
+      }
+      giveBack(sysfs, existing, options);
+    }
+    const originalDriver = currentDriver(address, options);
+    if (originalDriver !== driver) ensureDriver(driver, options.module ?? driver, options);
+    const record: ClaimRecord = {
+      version: 1,
+      address,
+      originalDriver,
+      driver,
+      pid: Deno.pid,
+      startTime: processStartTime(sysfs, Deno.pid),
+      originalCommand: null,
+      createdAt: new Date().toISOString(),
+    };
+    writeRecord(sysfs, record);
+    const claim = new DeviceClaim(record, options);
+    if (originalDriver !== driver) {
+      try {
+        bindDriver(address, driver, options);
+      } catch (error) {
+        claim.release();
+        throw error;
+      }
+    }
+    return claim;
+  }
+
+  /** Sets PCI bus mastering (needed before DMA), remembering the old command value. */
+  enableBusMaster(): void {
+    const record = this.#current();
+    const command = readCommand(record.address, this.options);
+    if (record.originalCommand === null) {
+      record.originalCommand = command;
+      writeRecord(new Sysfs(this.options), record);
+    }
+    if ((command & PCI_COMMAND_MASTER) === 0) {
+      writeCommand(record.address, command | PCI_COMMAND_MASTER, this.options);
+    }
+  }
+
+  /** Gives the device back: command register, driver_override, original driver. */
+  release(): void {
+    const record = this.#record;
+    if (record === null) return;
+    this.#record = null;
+    giveBack(new Sysfs(this.options), record, this.options);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/** What {@link restoreAbandonedClaims} did for one record. */
+export interface RestoredClaim {
+  readonly address: string;
+  readonly originalDriver: string | null;
+  readonly pid: number;
+  /** Null when restored; the failure otherwise. */
+  readonly error: string | null;
+}
+
+/** Gives back every device whose claiming process is gone (`virtio restore`). */
+export function restoreAbandonedClaims(options: SysfsOptions = {}): RestoredClaim[] {
+  const sysfs = new Sysfs(options);
+  const results: RestoredClaim[] = [];
+  for (const name of safeReadDir(sysfs.path(CLAIMS_DIR)).sort()) {
+    if (!name.endsWith(".json")) continue;
+    const record = readRecord(sysfs.path(`${CLAIMS_DIR}/${name}`));
+    if (record === null || ownerAlive(sysfs, record)) continue;
+    let error: string | null = null;
+    try {
+      giveBack(sysfs, record, options);
+    } catch (cause) {
+      error = cause instanceof Error ? cause.message : String(cause);
+    }
+    const { address, originalDriver, pid } = record;
+    results.push({ address, originalDriver, pid, error });
+  }
+  return results;
+}
