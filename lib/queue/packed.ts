@@ -1,0 +1,387 @@
+/**
+ * Packed virtqueue, driver side (VIRTIO 1.2 §2.8).
+ *
+ * Memory ordering (§2.8.21 "Supplying Buffers to The Device", §2.8.22 "Receiving Used
+ * Buffers", §2.8.10 "Driver and Device Event Suppression"):
+ * - A buffer becomes available when its first descriptor's flags carry the driver's wrap
+ *   counter. addr/len/id and all later descriptors of a chain are written with plain stores
+ *   first, the head's flags last with `Atomics.store` (seq-cst: the engine keeps the earlier
+ *   stores before it, x86 TSO keeps store order) — the barrier §2.8.21 asks for.
+ * - Before reading the device event suppression structure to decide on a kick, a full
+ *   barrier (the seq-cst store, XCHG on x86-64) separates our flag stores from that load.
+ * - A used descriptor is detected by loading its flags with `Atomics.load`, and only then
+ *   are its id and len read (§2.8.22: read barrier between flags and the other fields).
+ * The driver keeps its own wrap counters, next offsets, buffer ids and slot counts; it never
+ * reads back a descriptor it wrote. Everything read from a used descriptor is validated.
+ *
+ * @module
+ */
+
+import type { DmaRegion } from "../dma/memory.ts";
+import type { DeviceError } from "../errors.ts";
+import type { QueueAddresses } from "../virtio/transport.ts";
+import {
+  EVENT_FLAGS,
+  EVENT_OFF_WRAP,
+  EVENT_WRAP_BIT,
+  needEvent,
+  PACKED_DESC_SIZE,
+  packedLayout,
+  RING_EVENT_FLAGS_DESC,
+  RING_EVENT_FLAGS_DISABLE,
+  RING_EVENT_FLAGS_ENABLE,
+  VIRTQ_PACKED_F_AVAIL,
+  VIRTQ_PACKED_F_INDIRECT,
+  VIRTQ_PACKED_F_NEXT,
+  VIRTQ_PACKED_F_USED,
+  VIRTQ_PACKED_F_WRITE,
+} from "./layout.ts";
+import {
+  BufferStates,
+  checkChain,
+  checkSegment,
+  checkToken,
+  deviceViolation,
+  IdFifo,
+  iovaHigh,
+  iovaLow,
+} from "./shadow.ts";
+import type { QueueStats, Segment, Virtqueue, VirtqueueOptions } from "./virtqueue.ts";
+
+/** Flags that make a descriptor available in the lap with wrap counter `wrap` (§2.8.1). */
+function availBits(wrap: number): number {
+  return wrap ? VIRTQ_PACKED_F_AVAIL : VIRTQ_PACKED_F_USED;
+}
+
+export class PackedQueue implements Virtqueue {
+  readonly format = "packed" as const;
+  readonly size: number;
+  readonly addresses: QueueAddresses;
+  readonly region: DmaRegion;
+  readonly stats: QueueStats = { added: 0, completed: 0, publishes: 0, notifications: 0 };
+
+  readonly #eventIdx: boolean;
+  readonly #inOrder: boolean;
+  readonly #notify: (value: number) => void;
+  readonly #desc32: Uint32Array; // addr lo, addr hi, len, id|flags<<16
+  readonly #desc16: Uint16Array; // id at 8i+6, flags at 8i+7
+  readonly #driverEvent16: Uint16Array; // off_wrap, flags — written by us
+  readonly #deviceEvent16: Uint16Array; // off_wrap, flags — written by the device
+  readonly #indirect?: DmaRegion;
+  readonly #indirect32?: Uint32Array;
+  readonly #maxIndirect: number;
+  // Shadow state.
+  readonly #ids: IdFifo;
+  readonly #buffers: BufferStates;
+  #freeSlots: number;
+  #nextAvail = 0;
+  #availWrap = 1; // §2.8.1: both wrap counters start at 1
+  #lastUsed = 0;
+  #usedWrap = 1;
+  #added = 0; // slots made available since the last kick
+  #interrupts = true;
+  #skipTarget = -1;
+  #skipLen = 0;
+  #error: DeviceError | undefined;
+
+  constructor(options: VirtqueueOptions) {
+    const size = options.size;
+    this.size = size;
+    this.#eventIdx = options.eventIdx ?? false;
+    this.#inOrder = options.inOrder ?? false;
+    this.#notify = options.notify;
+    const layout = packedLayout(size);
+    const region = options.dma.alloc(layout.total, layout.align);
+    this.region = region;
+    region.bytes.fill(0); // flags 0: no descriptor is available in lap 1 (AVAIL=1, USED=0)
+    const { buffer, byteOffset } = region.bytes;
+    if (byteOffset % 8 !== 0) throw new RangeError("DMA region bytes are not 8-byte aligned");
+    this.#desc32 = new Uint32Array(buffer, byteOffset + layout.desc, 4 * size);
+    this.#desc16 = new Uint16Array(buffer, byteOffset + layout.desc, 8 * size);
+    this.#driverEvent16 = new Uint16Array(buffer, byteOffset + layout.driver, 2);
+    this.#deviceEvent16 = new Uint16Array(buffer, byteOffset + layout.device, 2);
+    this.addresses = {
+      desc: region.iova + layout.desc,
+      driver: region.iova + layout.driver,
+      device: region.iova + layout.device,
+    };
+    this.#maxIndirect = options.maxIndirect ?? 16;
+    if (options.indirect) {
+      const table = options.dma.alloc(size * this.#maxIndirect * PACKED_DESC_SIZE, 16);
+      if (table.bytes.byteOffset % 8 !== 0) throw new RangeError("indirect region misaligned");
+      this.#indirect = table;
+      this.#indirect32 = new Uint32Array(
+        table.bytes.buffer,
+        table.bytes.byteOffset,
+        size * this.#maxIndirect * 4,
+      );
+    }
+    this.#ids = new IdFifo(size);
+    this.#buffers = new BufferStates(size, this.#inOrder);
+    this.#freeSlots = size;
+  }
+
+  get broken(): boolean {
+    return this.#error !== undefined;
+  }
+  get freeDescriptors(): number {
+    return this.#freeSlots;
+  }
+  get inFlight(): number {
+    return this.#buffers.count;
+  }
+
+  addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean {
+    if (this.#error) throw this.#error;
+    if (this.#freeSlots === 0) return false;
+    checkSegment(iova, len);
+    checkToken(token);
+    const id = this.#ids.pop();
+    const pos = this.#nextAvail;
+    const w = pos << 2;
+    this.#desc32[w] = iovaLow(iova);
+    this.#desc32[w + 1] = iovaHigh(iova);
+    this.#desc32[w + 2] = len;
+    this.#desc16[(pos << 3) + 6] = id;
+    const flags = (deviceWritable ? VIRTQ_PACKED_F_WRITE : 0) | availBits(this.#availWrap);
+    Atomics.store(this.#desc16, (pos << 3) + 7, flags); // §2.8.21: flags last
+    this.#buffers.start(id, token, deviceWritable ? len : 0, 1);
+    this.#advance(1);
+    return true;
+  }
+
+  addBuffer(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    useIndirect = false,
+  ): boolean {
+    if (this.#error) throw this.#error;
+    checkToken(token);
+    if (useIndirect) return this.#addIndirect(out, inn, token);
+    const writable = checkChain(out, inn, this.size);
+    const n = out.length + inn.length;
+    if (this.#freeSlots < n) return false;
+    const id = this.#ids.pop();
+    const headPos = this.#nextAvail;
+    const headWrap = this.#availWrap;
+    let headFlags = 0;
+    let pos = headPos;
+    let wrap = headWrap;
+    for (let i = 0; i < n; i++) {
+      const seg = i < out.length ? out[i]! : inn[i - out.length]!;
+      const flags = (i >= out.length ? VIRTQ_PACKED_F_WRITE : 0) |
+        (i === n - 1 ? 0 : VIRTQ_PACKED_F_NEXT) | availBits(wrap);
+      const w = pos << 2;
+      this.#desc32[w] = iovaLow(seg.iova);
+      this.#desc32[w + 1] = iovaHigh(seg.iova);
+      this.#desc32[w + 2] = seg.len;
+      this.#desc16[(pos << 3) + 6] = id; // §2.8.6: the id is in every descriptor we write
+      if (i === 0) headFlags = flags;
+      else this.#desc16[(pos << 3) + 7] = flags;
+      if (++pos === this.size) {
+        pos = 0;
+        wrap ^= 1; // a chain may cross the end of the ring: later slots are in the next lap
+      }
+    }
+    // §2.8.21: the whole chain is in memory before its head flags make it available.
+    Atomics.store(this.#desc16, (headPos << 3) + 7, headFlags);
+    this.#buffers.start(id, token, writable, n);
+    this.#advance(n);
+    return true;
+  }
+
+  #addIndirect(out: readonly Segment[], inn: readonly Segment[], token: number): boolean {
+    const table = this.#indirect;
+    const table32 = this.#indirect32;
+    if (!table || !table32) throw new RangeError("indirect descriptors were not negotiated");
+    const writable = checkChain(out, inn, this.#maxIndirect);
+    if (this.#freeSlots === 0) return false;
+    const n = out.length + inn.length;
+    const id = this.#ids.pop();
+    const base = id * this.#maxIndirect;
+    for (let i = 0; i < n; i++) {
+      const seg = i < out.length ? out[i]! : inn[i - out.length]!;
+      const w = (base + i) << 2;
+      table32[w] = iovaLow(seg.iova);
+      table32[w + 1] = iovaHigh(seg.iova);
+      table32[w + 2] = seg.len;
+      // §2.8.7: table entries are sequential; only WRITE is meaningful, id is unused.
+      table32[w + 3] = (i >= out.length ? VIRTQ_PACKED_F_WRITE : 0) << 16;
+    }
+    const pos = this.#nextAvail;
+    const w = pos << 2;
+    const tableIova = table.iova + base * PACKED_DESC_SIZE;
+    this.#desc32[w] = iovaLow(tableIova);
+    this.#desc32[w + 1] = iovaHigh(tableIova);
+    this.#desc32[w + 2] = n * PACKED_DESC_SIZE;
+    this.#desc16[(pos << 3) + 6] = id;
+    Atomics.store(
+      this.#desc16,
+      (pos << 3) + 7,
+      VIRTQ_PACKED_F_INDIRECT | availBits(this.#availWrap),
+    );
+    this.#buffers.start(id, token, writable, 1);
+    this.#advance(1);
+    return true;
+  }
+
+  #advance(slots: number): void {
+    this.#freeSlots -= slots;
+    this.#added += slots;
+    this.#nextAvail += slots;
+    if (this.#nextAvail >= this.size) {
+      this.#nextAvail -= this.size;
+      this.#availWrap ^= 1;
+    }
+    this.stats.added++;
+  }
+
+  kick(): boolean {
+    if (this.#error) throw this.#error;
+    if (this.#added === 0) return false;
+    const added = this.#added;
+    this.#added = 0;
+    this.stats.publishes++;
+    // §2.8.10 / §2.8.21: the flag stores were seq-cst; now read the device's wishes.
+    const flags = Atomics.load(this.#deviceEvent16, EVENT_FLAGS / 2) & 3;
+    let need: boolean;
+    if (flags === RING_EVENT_FLAGS_DESC && this.#eventIdx) {
+      const offWrap = Atomics.load(this.#deviceEvent16, EVENT_OFF_WRAP / 2);
+      let event = offWrap & 0x7fff;
+      if (offWrap >>> EVENT_WRAP_BIT !== this.#availWrap) event -= this.size;
+      // Offsets relative to the current lap: the batch covered (new - added, new].
+      need = needEvent(event, this.#nextAvail, this.#nextAvail - added);
+    } else {
+      need = flags !== RING_EVENT_FLAGS_DISABLE;
+    }
+    if (need) {
+      this.stats.notifications++;
+      // NOTIFICATION_DATA for packed rings: next offset and wrap counter.
+      this.#notify(this.#nextAvail | (this.#availWrap << EVENT_WRAP_BIT));
+    }
+    return need;
+  }
+
+  hasUsed(): boolean {
+    if (this.#error) throw this.#error;
+    if (this.#skipTarget >= 0) return true;
+    if (this.#freeSlots === this.size) return false;
+    const f = Atomics.load(this.#desc16, (this.#lastUsed << 3) + 7);
+    return this.#isUsed(f);
+  }
+
+  /**
+   * Classifies the flags at `lastUsed`, which the driver made available in lap `usedWrap`
+   * (§2.8.1): AVAIL = wrap and USED ≠ wrap — still the device's; both = wrap — used.
+   * Any other combination cannot come from a correct device.
+   */
+  #isUsed(flags: number): boolean {
+    const avail = (flags >>> 7) & 1;
+    const used = flags >>> 15;
+    if (avail === this.#usedWrap) {
+      if (used === this.#usedWrap) return true;
+      return false;
+    }
+    this.#fail(
+      `descriptor ${this.#lastUsed} flags 0x${flags.toString(16)} contradict wrap counter ` +
+        `${this.#usedWrap} (AVAIL=${avail}, USED=${used})`,
+    );
+  }
+
+  pollUsed(outTokens: Uint32Array, outLens: Uint32Array): number {
+    if (this.#error) throw this.#error;
+    const cap = Math.min(outTokens.length, outLens.length);
+    let n = 0;
+    if (this.#skipTarget >= 0) n = this.#drainSkip(outTokens, outLens, 0, cap);
+    const buffers = this.#buffers;
+    let consumed = false;
+    // Each round retires ≥ 1 slot, so the loop ends after at most `size` rounds.
+    while (n < cap && this.#skipTarget < 0 && this.#freeSlots < this.size) {
+      const pos = this.#lastUsed;
+      // §2.8.22: flags first (acquire), then id and len.
+      if (!this.#isUsed(Atomics.load(this.#desc16, (pos << 3) + 7))) break;
+      const id = this.#desc16[(pos << 3) + 6]!;
+      const len = this.#desc32[(pos << 2) + 2]!;
+      if (id >= this.size || buffers.live[id] === 0) {
+        this.#fail(`used buffer id ${id} is ${id >= this.size ? "out of range" : "not in flight"}`);
+      }
+      if (len > buffers.writable[id]!) {
+        this.#fail(
+          `used len ${len} for id ${id} exceeds its ${buffers.writable[id]} writable bytes`,
+        );
+      }
+      consumed = true;
+      if (this.#inOrder && buffers.oldest() !== id) {
+        // §2.8.8 (IN_ORDER): one used descriptor for the last buffer completes the batch.
+        this.#skipTarget = id;
+        this.#skipLen = len;
+        n = this.#drainSkip(outTokens, outLens, n, cap);
+        continue;
+      }
+      outTokens[n] = buffers.token[id]!;
+      outLens[n] = len;
+      n++;
+      this.#release(id);
+    }
+    if (consumed && this.#eventIdx && this.#interrupts) this.#requestEventAtLastUsed();
+    return n;
+  }
+
+  #drainSkip(outTokens: Uint32Array, outLens: Uint32Array, n: number, cap: number): number {
+    while (n < cap && this.#skipTarget >= 0) {
+      const id = this.#buffers.oldest();
+      outTokens[n] = this.#buffers.token[id]!;
+      outLens[n] = id === this.#skipTarget ? this.#skipLen : 0;
+      n++;
+      if (id === this.#skipTarget) this.#skipTarget = -1;
+      this.#release(id);
+    }
+    return n;
+  }
+
+  /** §2.8.22: skip the slots the buffer occupied; flip the used wrap counter at the end. */
+  #release(id: number): void {
+    const slots = this.#buffers.descCount[id]!;
+    this.#buffers.finish(id);
+    this.#ids.push(id);
+    this.#freeSlots += slots;
+    this.#lastUsed += slots;
+    if (this.#lastUsed >= this.size) {
+      this.#lastUsed -= this.size;
+      this.#usedWrap ^= 1;
+    }
+    this.stats.completed++;
+  }
+
+  #requestEventAtLastUsed(): void {
+    Atomics.store(
+      this.#driverEvent16,
+      EVENT_OFF_WRAP / 2,
+      this.#lastUsed | (this.#usedWrap << EVENT_WRAP_BIT),
+    );
+  }
+
+  disableInterrupts(): void {
+    if (this.#error) throw this.#error;
+    this.#interrupts = false;
+    Atomics.store(this.#driverEvent16, EVENT_FLAGS / 2, RING_EVENT_FLAGS_DISABLE);
+  }
+
+  enableInterrupts(): boolean {
+    if (this.#error) throw this.#error;
+    this.#interrupts = true;
+    if (this.#eventIdx) {
+      this.#requestEventAtLastUsed();
+      Atomics.store(this.#driverEvent16, EVENT_FLAGS / 2, RING_EVENT_FLAGS_DESC);
+    } else {
+      Atomics.store(this.#driverEvent16, EVENT_FLAGS / 2, RING_EVENT_FLAGS_ENABLE);
+    }
+    return this.hasUsed();
+  }
+
+  #fail(what: string): never {
+    this.#error = deviceViolation(what, this.format, this.size);
+    throw this.#error;
+  }
+}

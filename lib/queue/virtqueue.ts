@@ -1,0 +1,156 @@
+/**
+ * One interface for split (VIRTIO 1.2 §2.7) and packed (§2.8) virtqueues, the driver side.
+ *
+ * The queue never sees a transport: it lays out its rings in memory from a
+ * {@link DmaAllocator}, exposes their {@link QueueAddresses} for the transport to program,
+ * and calls the `notify` function it was given when the device wants a kick.
+ *
+ * Built for a polling user-space NIC driver: nothing is allocated per buffer, typed-array
+ * views on the ring memory are made once, and everything the device writes is validated —
+ * a violation marks the queue broken and every later call throws {@link DeviceError}.
+ *
+ * Tokens: each buffer carries a caller-chosen integer token (0 … 2^32−1, e.g. a slot number)
+ * that {@link Virtqueue.pollUsed} hands back with the used length.
+ *
+ * @module
+ */
+
+import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
+import type { QueueAddresses } from "../virtio/transport.ts";
+import { MAX_QUEUE_SIZE } from "./layout.ts";
+import { SplitQueue } from "./split.ts";
+import { PackedQueue } from "./packed.ts";
+
+/** One piece of a buffer in device address space. */
+export interface Segment {
+  readonly iova: number;
+  readonly len: number;
+}
+
+export type RingFormat = "split" | "packed";
+
+export interface VirtqueueOptions {
+  /** Where the rings (and indirect tables) are allocated. */
+  readonly dma: DmaAllocator;
+  /** Number of entries. Split: a power of two; both: 1 … 32768 (§2.6, §2.7, §2.8). */
+  readonly size: number;
+  /** VIRTIO_F_RING_PACKED negotiated → "packed". */
+  readonly format: RingFormat;
+  /** VIRTIO_F_EVENT_IDX (bit 29) negotiated. */
+  readonly eventIdx?: boolean;
+  /** VIRTIO_F_INDIRECT_DESC (bit 28) negotiated: {@link Virtqueue.addBuffer} may use tables. */
+  readonly indirect?: boolean;
+  /** Descriptors per indirect table (default 16); tables are pre-allocated, one per id. */
+  readonly maxIndirect?: number;
+  /** VIRTIO_F_IN_ORDER (bit 35) negotiated: the device may complete a batch with one entry. */
+  readonly inOrder?: boolean;
+  /** Legacy transport (§2.7.2): one region, used ring on a 4096 boundary. Split only. */
+  readonly legacyLayout?: boolean;
+  /**
+   * Kicks the device (§4.1.4.4). `value` is the NOTIFICATION_DATA payload without the queue
+   * number: split — the next available index (16 bits); packed — next offset | wrap << 15.
+   * The transport adds the queue index and decides whether to use it.
+   */
+  readonly notify: (value: number) => void;
+}
+
+/** Counters a benchmark or test can read; plain numbers, updated in place. */
+export interface QueueStats {
+  /** Buffers made available. */
+  added: number;
+  /** Buffers returned by pollUsed. */
+  completed: number;
+  /** kick() calls that published something. */
+  publishes: number;
+  /** Times notify() was actually called. */
+  notifications: number;
+}
+
+export interface Virtqueue {
+  readonly format: RingFormat;
+  readonly size: number;
+  /** For the transport (§4.1.4.3 queue_desc / queue_driver / queue_device). */
+  readonly addresses: QueueAddresses;
+  /** The ring memory (tests and the simulated device look at it). */
+  readonly region: DmaRegion;
+  /** True once the device broke the contract; every call then throws. */
+  readonly broken: boolean;
+  /** Descriptors (split: table entries; packed: ring slots) free right now. */
+  readonly freeDescriptors: number;
+  /** Buffers made available and not yet returned by pollUsed. */
+  readonly inFlight: number;
+  readonly stats: QueueStats;
+
+  /**
+   * Adds one buffer of a single descriptor — the fast path for fixed-size slots.
+   * Returns false (and does nothing) when no descriptor is free.
+   */
+  addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean;
+
+  /**
+   * Adds a chain: `out` segments (device reads) then `inn` segments (device writes), §2.7.5 /
+   * §2.8.6. With `useIndirect` (needs INDIRECT_DESC) the chain goes into an indirect table and
+   * takes one descriptor (§2.7.5.3, §2.8.7). Returns false when not enough are free.
+   * Throws RangeError on caller mistakes (empty chain, too long, bad lengths).
+   */
+  addBuffer(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    useIndirect?: boolean,
+  ): boolean;
+
+  /**
+   * Publishes everything added since the last kick (one index/flags store per batch) and
+   * notifies the device unless it suppressed notifications (§2.7.10, §2.8.10).
+   * Returns whether notify() was called.
+   */
+  kick(): boolean;
+
+  /**
+   * Collects up to `min(outTokens.length, outLens.length)` used buffers, validated.
+   * Returns how many were written to the output arrays.
+   */
+  pollUsed(outTokens: Uint32Array, outLens: Uint32Array): number;
+
+  /** True when the device has published a used buffer that pollUsed has not collected. */
+  hasUsed(): boolean;
+
+  /** Asks the device not to send used-buffer notifications (interrupts) — poll mode. */
+  disableInterrupts(): void;
+  /**
+   * Asks for a notification on the next used buffer. Returns true if one is already there
+   * (poll again before sleeping: the device may have completed before it saw the request).
+   */
+  enableInterrupts(): boolean;
+}
+
+/** Builds a queue of the requested format after checking the size (§2.6, §2.7). */
+export function createVirtqueue(options: VirtqueueOptions): Virtqueue {
+  checkQueueOptions(options);
+  return options.format === "split" ? new SplitQueue(options) : new PackedQueue(options);
+}
+
+/** Throws RangeError for a size or option combination the spec forbids. */
+export function checkQueueOptions(options: VirtqueueOptions): void {
+  const { size, format } = options;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_QUEUE_SIZE) {
+    throw new RangeError(`queue size ${size} outside 1 … ${MAX_QUEUE_SIZE}`);
+  }
+  if (format === "split" && (size & (size - 1)) !== 0) {
+    // §2.7: "Queue Size ... value is always a power of 2" for split virtqueues.
+    throw new RangeError(`split queue size ${size} is not a power of two`);
+  }
+  if (format === "packed" && options.legacyLayout) {
+    throw new RangeError(
+      "packed virtqueues have no legacy layout (VIRTIO_F_RING_PACKED needs 1.x)",
+    );
+  }
+  const maxIndirect = options.maxIndirect ?? 16;
+  if (!Number.isInteger(maxIndirect) || maxIndirect < 1 || maxIndirect > MAX_QUEUE_SIZE) {
+    throw new RangeError(`maxIndirect ${maxIndirect} outside 1 … ${MAX_QUEUE_SIZE}`);
+  }
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+    throw new RangeError("virtqueues need a little-endian CPU (typed arrays use host order)");
+  }
+}

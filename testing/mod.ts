@@ -1,0 +1,9 @@
+/**
+ * Fakes for testing scripts without hardware: DMA memory over plain buffers and a simulated
+ * device that plays the other end of split and packed virtqueues.
+ *
+ * @module
+ */
+
+export { DmaFault, FakeDma } from "./fake_dma.ts";
+export { type SimBuffer, SimProtocolError, SimQueue, type SimQueueOptions } from "./sim_device.ts";
