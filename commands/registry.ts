@@ -5,7 +5,9 @@
  */
 import type { Command } from "./command.ts";
 import { labCommand } from "./lab.ts";
+import { probeCommand } from "./probe.ts";
 
 export const commands: readonly Command[] = [
   labCommand,
+  probeCommand,
 ];
