@@ -110,6 +110,20 @@ export function bindDriver(address: string, driver: string, options?: SysfsOptio
   }
 }
 
+/**
+ * Unbinds `address` and keeps every driver off it: `driver_override` names a driver that
+ * does not exist, so neither `drivers_probe` nor a module load binds it again.
+ */
+export function leaveUnbound(address: string, options?: SysfsOptions): void {
+  setDriverOverride(address, NO_DRIVER, options);
+  unbindDriver(address, options);
+  const now = currentDriver(address, options);
+  if (now !== null) throw new VirtioError(`${address}: unbinding from ${now} failed`);
+}
+
+/** A driver name no driver has, for `driver_override` (Documentation/ABI sysfs-bus-pci). */
+export const NO_DRIVER = "none";
+
 /** Binds an unbound device back to `driver` by its `bind` file (after clearing the override). */
 export function rebindOriginal(address: string, driver: string, options?: SysfsOptions): void {
   const sysfs = new Sysfs(options);
@@ -226,8 +240,8 @@ export interface ClaimRecord {
   readonly address: string;
   /** The driver to give the device back to (null: it was unbound). */
   readonly originalDriver: string | null;
-  /** The driver we bound it to. */
-  readonly driver: string;
+  /** The driver we bound it to; null: left unbound (sysfs BAR access, no-IOMMU DMA). */
+  readonly driver: string | null;
   readonly pid: number;
   /** Field 22 of /proc/<pid>/stat: tells a live owner from a reused pid. */
   readonly startTime: string | null;
@@ -298,8 +312,8 @@ export interface ClaimOptions extends SysfsOptions {
 }
 
 /**
- * A device taken over for user space: bound to `driver` (vfio-pci, uio_pci_generic ...).
- * Dispose (or {@link release}) gives it back to its original driver.
+ * A device taken over for user space: bound to `driver` (vfio-pci, uio_pci_generic ...), or
+ * with `driver` null left unbound for sysfs BAR access. Dispose (or {@link release}) gives it back to its original driver.
  */
 export class DeviceClaim implements Disposable {
   #record: ClaimRecord | null;
@@ -311,7 +325,7 @@ export class DeviceClaim implements Disposable {
   get address(): string {
     return this.#current().address;
   }
-  get driver(): string {
+  get driver(): string | null {
     return this.#current().driver;
   }
   get originalDriver(): string | null {
@@ -330,7 +344,7 @@ export class DeviceClaim implements Disposable {
    * Binds `address` to `driver`. Refuses devices this machine depends on and devices another
    * live process has claimed. The record is on disk before anything changes.
    */
-  static claim(address: string, driver: string, options: ClaimOptions = {}): DeviceClaim {
+  static claim(address: string, driver: string | null, options: ClaimOptions = {}): DeviceClaim {
     const sysfs = new Sysfs(options);
     if (!exists(sysfs.device(address))) throw new VirtioError(`no PCI device ${address}`);
     const reason = deviceInUse(address, options);
@@ -345,7 +359,9 @@ export class DeviceClaim implements Disposable {
       giveBack(sysfs, existing, options);
     }
     const originalDriver = currentDriver(address, options);
-    if (originalDriver !== driver) ensureDriver(driver, options.module ?? driver, options);
+    if (driver !== null && originalDriver !== driver) {
+      ensureDriver(driver, options.module ?? driver, options);
+    }
     const record: ClaimRecord = {
       version: 1,
       address,
@@ -360,7 +376,8 @@ export class DeviceClaim implements Disposable {
     const claim = new DeviceClaim(record, options);
     if (originalDriver !== driver) {
       try {
-        bindDriver(address, driver, options);
+        if (driver === null) leaveUnbound(address, options);
+        else bindDriver(address, driver, options);
       } catch (error) {
         claim.release();
         throw error;

@@ -144,6 +144,20 @@ Deno.test("claim of an unbound device leaves it unbound on release", () => {
   assert.equal(Deno.readTextFileSync(`${kernel.dev()}/driver_override`), "(null)\n");
 });
 
+Deno.test("claim with no driver: unbound, override blocks rebinding, given back on release", () => {
+  using kernel = new FakeKernel("virtio-pci");
+  const claim = DeviceClaim.claim(ADDRESS, null, kernel.options);
+  assert.equal(currentDriver(ADDRESS, kernel.options), null);
+  assert.equal(Deno.readTextFileSync(`${kernel.dev()}/driver_override`).trim(), "none");
+  assert.deepEqual(kernel.writes, [
+    `/sys/bus/pci/devices/${ADDRESS}/driver_override <- none`,
+    `/sys/bus/pci/devices/${ADDRESS}/driver/unbind <- ${ADDRESS}`,
+  ]);
+  claim.release();
+  assert.equal(currentDriver(ADDRESS, kernel.options), "virtio-pci");
+  assert.equal(Deno.readTextFileSync(`${kernel.dev()}/driver_override`), "(null)\n");
+});
+
 Deno.test("a driver that refuses the device: clear error, device back with its driver", () => {
   using kernel = new FakeKernel("virtio-pci");
   kernel.refusing.add("vfio-pci");
