@@ -1,0 +1,333 @@
+/**
+ * Register-level fakes of a virtio PCI device's BARs: the modern layout (common, ISR,
+ * device and notify structures in one BAR, as QEMU lays them out) and the legacy I/O BAR.
+ * They let the transports and the §3.1.1 sequence be tested, including faults a real
+ * device rarely shows: FEATURES_OK refused, a reset that never completes, queue size 0,
+ * DEVICE_NEEDS_RESET, a config generation that keeps moving.
+ *
+ * @module
+ */
+import type { RegisterRegion } from "../lib/pci/region.ts";
+import type { VirtioPciCap } from "../lib/virtio/capabilities.ts";
+import { COMMON_CFG, LEGACY } from "../lib/virtio/constants.ts";
+
+export interface FakeDeviceOptions {
+  deviceType?: number;
+  /** Offered feature bits. */
+  features?: bigint;
+  /** Max size per queue; index = queue number. */
+  queueSizes?: number[];
+  /** Return false to clear FEATURES_OK for this driver feature set. */
+  acceptFeatures?: (driverFeatures: bigint) => boolean;
+  /** Reads of device_status that still return the old value after a reset (Infinity: never). */
+  resetLatencyReads?: number;
+  /** Device-specific configuration bytes. */
+  config?: Uint8Array;
+  /** Bump config_generation on every read of it (an ever-changing config). */
+  unstableGeneration?: boolean;
+}
+
+export interface QueueProgram {
+  size: number;
+  desc: number;
+  driver: number;
+  device: number;
+  enabled: boolean;
+  msixVector: number;
+}
+
+abstract class FakeBar implements RegisterRegion, Disposable {
+  abstract readonly length: number;
+  disposed = false;
+  /** Every write as [offset, width, value]. */
+  readonly writes: [number, number, number][] = [];
+  protected abstract read(offset: number, width: number): number;
+  protected abstract write(offset: number, width: number, value: number): void;
+  #check(o: number, w: number) {
+    if (this.disposed) throw new Error("access to a closed BAR");
+    if (o < 0 || o + w > this.length) throw new RangeError(`BAR access at ${o}+${w}`);
+  }
+  read8(o: number) {
+    this.#check(o, 1);
+    return this.read(o, 1) & 0xff;
+  }
+  read16(o: number) {
+    this.#check(o, 2);
+    return this.read(o, 2) & 0xffff;
+  }
+  read32(o: number) {
+    this.#check(o, 4);
+    return this.read(o, 4) >>> 0;
+  }
+  write8(o: number, v: number) {
+    this.#check(o, 1);
+    this.writes.push([o, 1, v]);
+    this.write(o, 1, v & 0xff);
+  }
+  write16(o: number, v: number) {
+    this.#check(o, 2);
+    this.writes.push([o, 2, v]);
+    this.write(o, 2, v & 0xffff);
+  }
+  write32(o: number, v: number) {
+    this.#check(o, 4);
+    this.writes.push([o, 4, v]);
+    this.write(o, 4, v >>> 0);
+  }
+  [Symbol.dispose]() {
+    this.disposed = true;
+  }
+}
+
+/** Shared device state behind both register layouts. */
+class DeviceState {
+  status = 0;
+  driverFeatures = 0n;
+  queueSelect = 0;
+  generation = 0;
+  resetReadsLeft = 0;
+  readonly queues: QueueProgram[];
+  /** Queue indices in the order they were notified (with the 32-bit data when used). */
+  readonly notifications: { queue: number; data?: number }[] = [];
+  constructor(readonly o: FakeDeviceOptions) {
+    this.queues = (o.queueSizes ?? [256, 256]).map((size) => ({
+      size,
+      desc: 0,
+      driver: 0,
+      device: 0,
+      enabled: false,
+      msixVector: 0,
+    }));
+  }
+  readStatus(): number {
+    if (this.resetReadsLeft > 0) {
+      this.resetReadsLeft--;
+      return this.status;
+    }
+    if (this.pendingReset) {
+      this.pendingReset = false;
+      this.status = 0;
+    }
+    return this.status;
+  }
+  pendingReset = false;
+  writeStatus(v: number) {
+    if (v === 0) {
+      this.resetReadsLeft = this.o.resetLatencyReads ?? 0;
+      this.pendingReset = true;
+      if (this.resetReadsLeft === 0) this.readStatus();
+      this.driverFeatures = 0n;
+      this.queues.forEach((q) => (q.enabled = false));
+      return;
+    }
+    // FEATURES_OK (8) newly set: the device decides whether it can live with the subset.
+    if ((v & 8) && !(this.status & 8)) {
+      const ok = this.o.acceptFeatures?.(this.driverFeatures) ?? true;
+      if (!ok) v &= ~8;
+    }
+    this.status = v;
+  }
+  /** The device signals it needs a reset (§2.1.1). */
+  needsReset() {
+    this.status |= 64;
+  }
+}
+
+/** A modern device's memory BAR: common 0x0000, ISR 0x1000, device 0x2000, notify 0x3000. */
+export class FakeModernBar extends FakeBar {
+  readonly length = 0x4000;
+  readonly state: DeviceState;
+  readonly notifyMultiplier = 4;
+  readonly #deviceFeatureSelect = { v: 0 };
+  readonly #driverFeatureSelect = { v: 0 };
+  readonly config: Uint8Array;
+  isr = 0;
+
+  constructor(readonly options: FakeDeviceOptions = {}) {
+    super();
+    this.state = new DeviceState(options);
+    this.config = options.config ?? new Uint8Array(64);
+  }
+
+  /** The capabilities a real device would list for this layout. */
+  caps(bar = 4): VirtioPciCap[] {
+    const cap = (cfgType: number, typeName: string, offset: number, length: number) => ({
+      capOffset: 0x40 + cfgType * 0x10,
+      cfgType,
+      typeName,
+      bar,
+      id: 0,
+      offset: BigInt(offset),
+      length: BigInt(length),
+      capLength: cfgType === 2 ? 20 : 16,
+      ...(cfgType === 2 ? { notifyOffMultiplier: this.notifyMultiplier } : {}),
+    });
+    return [
+      cap(1, "common", 0x0000, 0x1000),
+      cap(3, "isr", 0x1000, 0x1000),
+      cap(4, "device", 0x2000, 0x1000),
+      cap(2, "notify", 0x3000, 0x1000),
+    ];
+  }
+
+  protected read(o: number, w: number): number {
+    const s = this.state;
+    if (o >= 0x3000) return 0;
+    if (o >= 0x2000) {
+      const at = o - 0x2000;
+      let v = 0;
+      for (let i = 0; i < w; i++) v |= (this.config[at + i] ?? 0) << (8 * i);
+      return v;
+    }
+    if (o >= 0x1000) {
+      const v = this.isr;
+      this.isr = 0; // §4.1.4.5: reading the ISR clears it
+      return v;
+    }
+    const q = s.queues[s.queueSelect];
+    switch (o) {
+      case COMMON_CFG.device_feature_select:
+        return this.#deviceFeatureSelect.v;
+      case COMMON_CFG.device_feature:
+        return Number(
+          ((this.options.features ?? 0n) >> BigInt(32 * this.#deviceFeatureSelect.v)) &
+            0xffff_ffffn,
+        );
+      case COMMON_CFG.num_queues:
+        return s.queues.length;
+      case COMMON_CFG.device_status:
+        return s.readStatus();
+      case COMMON_CFG.config_generation:
+        return this.options.unstableGeneration ? ++s.generation & 0xff : s.generation;
+      case COMMON_CFG.queue_select:
+        return s.queueSelect;
+      case COMMON_CFG.queue_size:
+        return q?.size ?? 0;
+      case COMMON_CFG.queue_enable:
+        return q?.enabled ? 1 : 0;
+      case COMMON_CFG.queue_notify_off:
+        return s.queueSelect;
+      default:
+        return 0;
+    }
+  }
+
+  protected write(o: number, w: number, v: number): void {
+    const s = this.state;
+    if (o >= 0x3000) {
+      const index = (o - 0x3000) / this.notifyMultiplier;
+      s.notifications.push(
+        w === 4 ? { queue: v & 0xffff, data: v >>> 16 } : { queue: v },
+      );
+      if (w !== 4 && v !== index) throw new Error(`notify of queue ${v} at queue ${index}'s slot`);
+      return;
+    }
+    if (o >= 0x1000) return;
+    const q = s.queues[s.queueSelect];
+    const set64 = (field: "desc" | "driver" | "device", high: boolean) => {
+      if (!q) return;
+      const lo = q[field] % 2 ** 32;
+      const hi = Math.floor(q[field] / 2 ** 32);
+      q[field] = high ? lo + v * 2 ** 32 : hi * 2 ** 32 + v;
+    };
+    switch (o) {
+      case COMMON_CFG.device_feature_select:
+        this.#deviceFeatureSelect.v = v;
+        return;
+      case COMMON_CFG.driver_feature_select:
+        this.#driverFeatureSelect.v = v;
+        return;
+      case COMMON_CFG.driver_feature: {
+        const shift = BigInt(32 * this.#driverFeatureSelect.v);
+        s.driverFeatures = (s.driverFeatures & ~(0xffff_ffffn << shift)) | (BigInt(v) << shift);
+        return;
+      }
+      case COMMON_CFG.device_status:
+        s.writeStatus(v);
+        return;
+      case COMMON_CFG.queue_select:
+        s.queueSelect = v;
+        return;
+      case COMMON_CFG.queue_size:
+        if (q) q.size = v;
+        return;
+      case COMMON_CFG.queue_msix_vector:
+        if (q) q.msixVector = v;
+        return;
+      case COMMON_CFG.queue_enable:
+        if (q) q.enabled = v === 1;
+        return;
+      case COMMON_CFG.queue_desc:
+      case COMMON_CFG.queue_desc + 4:
+        return set64("desc", o !== COMMON_CFG.queue_desc);
+      case COMMON_CFG.queue_driver:
+      case COMMON_CFG.queue_driver + 4:
+        return set64("driver", o !== COMMON_CFG.queue_driver);
+      case COMMON_CFG.queue_device:
+      case COMMON_CFG.queue_device + 4:
+        return set64("device", o !== COMMON_CFG.queue_device);
+    }
+  }
+}
+
+/** A legacy device's I/O BAR 0 (§4.1.4.8), device config after the 20-byte header. */
+export class FakeLegacyBar extends FakeBar {
+  readonly length: number;
+  readonly state: DeviceState;
+  readonly config: Uint8Array;
+  /** Page frame numbers written per queue. */
+  readonly pfns: number[] = [];
+
+  constructor(readonly options: FakeDeviceOptions = {}) {
+    super();
+    this.state = new DeviceState(options);
+    this.config = options.config ?? new Uint8Array(12);
+    this.length = LEGACY.device_config + this.config.length;
+  }
+
+  protected read(o: number, w: number): number {
+    const s = this.state;
+    if (o >= LEGACY.device_config) {
+      let v = 0;
+      for (let i = 0; i < w; i++) v |= (this.config[o - LEGACY.device_config + i] ?? 0) << (8 * i);
+      return v;
+    }
+    switch (o) {
+      case LEGACY.host_features:
+        return Number((this.options.features ?? 0n) & 0xffff_ffffn);
+      case LEGACY.guest_features:
+        return Number(s.driverFeatures);
+      case LEGACY.queue_address:
+        return this.pfns[s.queueSelect] ?? 0;
+      case LEGACY.queue_size:
+        return s.queues[s.queueSelect]?.size ?? 0;
+      case LEGACY.queue_select:
+        return s.queueSelect;
+      case LEGACY.device_status:
+        return s.readStatus();
+      default:
+        return 0;
+    }
+  }
+
+  protected write(o: number, _w: number, v: number): void {
+    const s = this.state;
+    switch (o) {
+      case LEGACY.guest_features:
+        s.driverFeatures = BigInt(v);
+        return;
+      case LEGACY.queue_address:
+        this.pfns[s.queueSelect] = v;
+        return;
+      case LEGACY.queue_select:
+        s.queueSelect = v;
+        return;
+      case LEGACY.queue_notify:
+        s.notifications.push({ queue: v });
+        return;
+      case LEGACY.device_status:
+        s.writeStatus(v);
+        return;
+    }
+  }
+}
