@@ -125,3 +125,74 @@ export class FakeConfigSpace implements ConfigSpace {
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
+
+/**
+ * A fake BAR: register bytes in memory, a write log, and a trap on the ISR byte (reading it
+ * would clear it on real hardware, so a read here throws). Fits the RegisterRegion seam.
+ */
+export class FakeBarRegion {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly writes: [number, 1 | 2 | 4, number][] = [];
+  /** Offsets whose reads throw (e.g. the ISR register). */
+  readonly forbidden = new Set<number>();
+  /** Called before every read; tests use it to change registers mid-read. */
+  onRead?: (offset: number) => void;
+  disposed = false;
+
+  constructor(readonly length: number) {
+    this.bytes = new Uint8Array(length);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+  #r(o: number, n: number): void {
+    if (o < 0 || o + n > this.length) throw new RangeError(`read ${o}+${n} outside ${this.length}`);
+    for (let i = 0; i < n; i++) {
+      if (this.forbidden.has(o + i)) throw new Error(`forbidden read at 0x${(o + i).toString(16)}`);
+    }
+    this.onRead?.(o);
+  }
+  read8(o: number): number {
+    this.#r(o, 1);
+    return this.#view.getUint8(o);
+  }
+  read16(o: number): number {
+    this.#r(o, 2);
+    return this.#view.getUint16(o, true);
+  }
+  read32(o: number): number {
+    this.#r(o, 4);
+    return this.#view.getUint32(o, true);
+  }
+  write8(o: number, v: number): void {
+    this.writes.push([o, 1, v]);
+    this.#view.setUint8(o, v);
+  }
+  write16(o: number, v: number): void {
+    this.writes.push([o, 2, v]);
+    this.#view.setUint16(o, v, true);
+  }
+  write32(o: number, v: number): void {
+    this.writes.push([o, 4, v]);
+    this.#view.setUint32(o, v, true);
+  }
+  /** Test set-up writes that are not logged. */
+  set8(o: number, v: number): this {
+    this.#view.setUint8(o, v);
+    return this;
+  }
+  set16(o: number, v: number): this {
+    this.#view.setUint16(o, v, true);
+    return this;
+  }
+  set32(o: number, v: number): this {
+    this.#view.setUint32(o, v, true);
+    return this;
+  }
+  set64(o: number, v: bigint): this {
+    this.#view.setBigUint64(o, v, true);
+    return this;
+  }
+  [Symbol.dispose](): void {
+    this.disposed = true;
+  }
+}
