@@ -7,3 +7,4 @@
 
 export { DmaFault, FakeDma } from "./fake_dma.ts";
 export { type SimBuffer, SimProtocolError, SimQueue, type SimQueueOptions } from "./sim_device.ts";
+export { SimNetLoopback, type SimNetOptions } from "./sim_net.ts";
