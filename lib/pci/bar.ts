@@ -280,9 +280,23 @@ export function openBarRegion(
   }
   try {
     if (info.kind === "io") return new PortRegion(file, 0, info.size, options.writable, true);
-    const mapping: MappedMemory = mapFile(file, roundUp(info.size, PAGE_SIZE), {
-      writable: options.writable,
-    });
+    let mapping: MappedMemory;
+    try {
+      mapping = mapFile(file, roundUp(info.size, PAGE_SIZE), { writable: options.writable });
+    } catch (error) {
+      const driver = boundDriver(pciAddress, root);
+      if (!(error instanceof SystemError) || error.code !== "EINVAL" || driver === null) {
+        throw error;
+      }
+      // pci_mmap_resource refuses regions a driver holds busy (CONFIG_IO_STRICT_DEVMEM).
+      throw new VirtioError(
+        `${pciAddress}: the kernel refuses to map BAR ${bar} while ${driver} owns the device`,
+        {
+          hint: "read what the driver exposes in sysfs instead, or claim the device",
+          cause: error,
+        },
+      );
+    }
     const owner: Disposable = {
       [Symbol.dispose]() {
         mapping.unmap();
