@@ -246,8 +246,12 @@ export class VfioDevice implements Disposable, IommuMapper {
     this.#mappings.set(iova, size);
   }
 
-  /** VFIO_IOMMU_UNMAP_DMA of a mapping made by {@link mapDma}. */
+  /**
+   * VFIO_IOMMU_UNMAP_DMA of a mapping made by {@link mapDma}. After the device is disposed
+   * there is nothing to do: closing the container dropped every mapping.
+   */
   unmapDma(iova: bigint, size: number): void {
+    if (this.container.closed) return;
     ioctlPointer(this.container, VFIO.IOMMU_UNMAP_DMA, packDmaUnmap(iova, BigInt(size)));
     this.#mappings.delete(iova);
   }
