@@ -213,8 +213,9 @@ export function fuzzIteration(seed: number, format: RingFormat): FuzzResult {
       else if (r < 0.75 && !corrupted) deviceHonest();
       else if (r < 0.82 && hostile) deviceHostile();
       else collect();
-      if (rand() < 0.1) q.enableInterrupts();
-      else if (rand() < 0.1) q.disableInterrupts();
+      const irq = rand();
+      if (irq < 0.1) q.enableInterrupts();
+      else if (irq < 0.2) q.disableInterrupts();
       checkInvariants();
     }
     if (!corrupted) {
