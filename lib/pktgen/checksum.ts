@@ -15,15 +15,27 @@
 export function sumBytes(buf: Uint8Array, off: number, len: number): number {
   let sum = 0;
   const end = off + (len & ~1);
-  for (let i = off; i < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  const end8 = off + (len & ~7);
+  let i = off;
+  // 8 bytes per step: high bytes and low bytes summed separately, combined once.
+  let hi = 0, lo = 0;
+  for (; i < end8; i += 8) {
+    hi += buf[i]! + buf[i + 2]! + buf[i + 4]! + buf[i + 6]!;
+    lo += buf[i + 1]! + buf[i + 3]! + buf[i + 5]! + buf[i + 7]!;
+  }
+  sum = hi * 256 + lo;
+  for (; i < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
   if (len & 1) sum += buf[end]! << 8;
   return sum;
 }
 
 /** Folds an unfolded sum into 16 bits with end-around carry. */
 export function foldSum(sum: number): number {
-  // A sum below 2^53 needs at most a few folds; the first uses division to stay exact.
-  let s = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  // Per-frame sums stay far below 2^32: fold with integer ops. Larger sums (up to 2^53)
+  // take one exact division first.
+  let s = sum <= 0xffffffff
+    ? (sum & 0xffff) + (sum >>> 16)
+    : (sum % 0x10000) + Math.floor(sum / 0x10000);
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   return s;
 }

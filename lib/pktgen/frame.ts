@@ -85,6 +85,7 @@ export class FrameWriter {
   readonly #udpConstSum: number;
   /** patternSum[k]: unfolded sum of the first k fill bytes (they start at an even offset). */
   readonly #patternSum: Float64Array;
+  readonly #views: (Uint8Array | undefined)[] = [];
   // The last values written by `write`, for callers that record what was sent.
   srcIpLow = 0;
   dstIpLow = 0;
@@ -232,8 +233,10 @@ export class FrameWriter {
 
   /** Copies the template for `wireSize` and patches it: for buffers not prefilled. */
   writeFull(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
-    const len = Math.min(wireSize, this.maxWireSize) - 4;
-    for (let i = 0; i < len; i++) buf[off + i] = this.template[i]!;
+    const size = wireSize > this.maxWireSize ? this.maxWireSize : wireSize;
+    // One template view per distinct size, made on first use: a memcpy, no allocation after.
+    const view = this.#views[size] ??= this.template.subarray(0, size - 4);
+    buf.set(view, off);
     return this.write(buf, off, wireSize, seq, txNs);
   }
 }

@@ -201,3 +201,15 @@ Deno.test("RFC 1624 incremental update equals full recompute over random patches
     }
   }
 });
+
+Deno.test("sumBytes equals the naive sum at any offset and length", () => {
+  let x = 777;
+  const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 8;
+  const data = new Uint8Array(3000).map(() => rnd() & 0xff);
+  for (let trial = 0; trial < 500; trial++) {
+    const off = rnd() % 1000, len = rnd() % 1600;
+    const fast = finishChecksum(sumBytes(data, off, len));
+    const naive = naiveChecksum(slice(data, off, off + len));
+    assert.equal(fast === 0 ? 0xffff : fast, naive === 0 ? 0xffff : naive, `${off}+${len}`);
+  }
+});
