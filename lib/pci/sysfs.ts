@@ -39,6 +39,8 @@ export interface KernelVirtioDevice {
   readonly driver?: string;
   readonly netInterfaces: NetInterface[];
   readonly blockDevices: BlockDevice[];
+  /** virtio-9p: the mount tag the 9pnet_virtio driver exposes (`mount_tag`). */
+  readonly mountTag?: string;
 }
 
 /** A virtio device on the virtio bus with the transport that carries it. */
@@ -176,6 +178,7 @@ export class PciSysfs {
       const size = readText(`${dir}/block/${blk}/size`);
       return { name: blk, ...(size && /^\d+$/.test(size) ? { sectors: Number(size) } : {}) };
     });
+    const mountTag = readText(`${dir}/mount_tag`)?.replace(/\0+$/, "");
     return {
       name,
       deviceType: readHex(`${dir}/device`) ?? 0,
@@ -185,6 +188,7 @@ export class PciSysfs {
       ...(driver === undefined ? {} : { driver }),
       netInterfaces,
       blockDevices,
+      ...(mountTag === undefined ? {} : { mountTag }),
     };
   }
 

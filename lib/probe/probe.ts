@@ -172,7 +172,8 @@ function probeFunction(
     ...(kernel ? { kernel_name: kernel.name } : {}),
     interfaces: {
       net: kernel?.netInterfaces.map((n) => ({ ...n })) ?? [],
-      block: kernel?.blockDevices.map((b) => b.name) ?? [],
+      block: kernel?.blockDevices.map((b) => ({ ...b })) ?? [],
+      ...(kernel?.mountTag === undefined ? {} : { mount_tag: kernel.mountTag }),
     },
     ...(info.iommuGroup === undefined ? {} : { iommu_group: info.iommuGroup }),
     bars: info.bars.map((b) => ({
@@ -230,11 +231,25 @@ function probeFunction(
   }
   if (bound) notes.push(`bound to ${info.driver}: nothing written; features from sysfs`);
   else if (!mayWrite) notes.push("no driver: offered features and queue sizes need --allow-writes");
+  const msixOn = msix?.enabled ?? false;
+  const why = (e: unknown) => e instanceof Error ? e.message : String(e);
   try {
-    if (kind === "legacy") readLegacy(report, info, options, mayWrite, msix?.enabled ?? false);
+    if (kind === "legacy") readLegacy(report, info, options, mayWrite, msixOn, true);
     else readModern(report, virtio.caps, info, options, mayWrite);
   } catch (e) {
-    notes.push(`device registers not read: ${e instanceof Error ? e.message : String(e)}`);
+    const io0 = info.bars.some((b) => b.index === 0 && b.kind === "io");
+    if (kind !== "transitional" || !io0) {
+      notes.push(`device registers not read: ${why(e)}`);
+      return report;
+    }
+    // §4.1.4.8: a transitional device also serves its config through the legacy I/O BAR,
+    // which plain pread reaches even when the kernel keeps the memory BAR to itself.
+    notes.push(`modern registers not readable (${why(e)}): device config read via legacy I/O BAR`);
+    try {
+      readLegacy(report, info, options, false, msixOn, false);
+    } catch (e2) {
+      notes.push(`device registers not read: ${why(e2)}`);
+    }
   }
   return report;
 }
@@ -273,7 +288,7 @@ function readModern(
     return { region: r, [Symbol.dispose]: () => r[Symbol.dispose]() };
   })();
   const dc = subRegion(devBar.region, Number(device.offset), Number(device.length));
-  decodeConfig(report, rawConfigOf(dc), dc, mayWrite, (read) => {
+  decodeConfig(report, "modern", rawConfigOf(dc), dc, mayWrite, (read) => {
     const r = readConsistent(cc, read);
     if (!r.consistent) report.findings.push("config_generation kept changing: config may be torn");
     return { value: r.value, generation: r.generation };
@@ -286,13 +301,17 @@ function readLegacy(
   options: ProbeOptions,
   mayWrite: boolean,
   msixEnabled: boolean,
+  /** False for a transitional device: its legacy word holds only feature bits 0..31. */
+  reportFeatures: boolean,
 ): void {
   const bar0 = info.bars.find((b) => b.index === 0);
   if (!bar0 || bar0.kind !== "io") return void report.notes.push("legacy device without I/O BAR 0");
   using io = options.openBar!(info.address, 0, { writable: mayWrite });
   // §4.1.4.8: host_features and device_status are plain reads; never isr_status.
-  const offered = BigInt(io.read32(LEGACY.host_features));
-  report.features.offered = featureSet(report.type.id, offered, "device");
+  if (reportFeatures) {
+    const offered = BigInt(io.read32(LEGACY.host_features));
+    report.features.offered = featureSet(report.type.id, offered, "device");
+  }
   const status = io.read8(LEGACY.device_status);
   Object.assign(report, {
     status: { value: status, names: statusNames(status), source: "device" },
@@ -307,7 +326,7 @@ function readLegacy(
   const start = msixEnabled ? LEGACY.device_config_msix : LEGACY.device_config;
   if (io.length <= start) return;
   const dc = subRegion(io, start, io.length - start);
-  decodeConfig(report, rawConfigOf(dc), dc, mayWrite, (read) => {
+  decodeConfig(report, "legacy", rawConfigOf(dc), dc, mayWrite, (read) => {
     const r = readLegacyStable(read);
     if (!r.consistent) report.findings.push("legacy config kept changing between reads");
     return { value: r.value };
@@ -316,6 +335,7 @@ function readLegacy(
 
 function decodeConfig(
   report: DeviceReport,
+  via: "modern" | "legacy",
   raw: ReturnType<typeof rawConfigOf>,
   region: {
     length: number;
@@ -337,7 +357,7 @@ function decodeConfig(
   if (type === 18) {
     if (!mayWrite) return void report.notes.push("input config needs select writes: not read");
     const fields = decodeInputConfig(region);
-    Object.assign(report, { config: { source: "device", features_from, fields } });
+    Object.assign(report, { config: { source: "device", via, features_from, fields } });
     return;
   }
   const decoder = CONFIG_DECODERS.get(type);
@@ -347,6 +367,7 @@ function decodeConfig(
   Object.assign(report, {
     config: {
       source: "device",
+      via,
       features_from,
       ...(generation === undefined ? {} : { generation }),
       fields,

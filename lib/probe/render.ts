@@ -62,7 +62,11 @@ export function renderDevice(d: DeviceReport, o: RenderOptions): string {
       `  interface: ${n.name}${n.mac ? ` mac ${n.mac}` : ""}${n.mtu ? ` mtu ${n.mtu}` : ""}`,
     );
   }
-  for (const b of d.interfaces.block) lines.push(`  block: ${b}`);
+  for (const b of d.interfaces.block) {
+    const sz = b.sectors === undefined ? "" : ` ${b.sectors} sectors (${size(b.sectors * 512)})`;
+    lines.push(`  block: ${b.name}${sz}`);
+  }
+  if (d.interfaces.mount_tag !== undefined) lines.push(`  mount tag: ${d.interfaces.mount_tag}`);
   if (d.iommu_group !== undefined) lines.push(`  iommu group: ${d.iommu_group}`);
   for (const b of d.bars) {
     const kind = b.kind === "io"
@@ -101,7 +105,7 @@ export function renderDevice(d: DeviceReport, o: RenderOptions): string {
   if (d.config) {
     const gen = d.config.generation === undefined ? "" : `, generation ${d.config.generation}`;
     lines.push(
-      `  device config (${d.config.source}, fields per ${d.config.features_from} features${gen}):`,
+      `  device config (${d.config.source} via ${d.config.via}, fields per ${d.config.features_from} features${gen}):`,
     );
     for (const [k, v] of Object.entries(d.config.fields)) lines.push(`    ${k}: ${value(v)}`);
   }

@@ -46,7 +46,13 @@ export interface DeviceReport {
   readonly virtio_driver?: string;
   /** The kernel's virtio device name (virtioN). */
   readonly kernel_name?: string;
-  readonly interfaces: { net: { name: string; mac?: string; mtu?: number }[]; block: string[] };
+  readonly interfaces: {
+    net: { name: string; mac?: string; mtu?: number }[];
+    /** Block devices with their size in 512-byte sectors (sysfs). */
+    block: { name: string; sectors?: number }[];
+    /** virtio-9p mount tag (sysfs). */
+    mount_tag?: string;
+  };
   readonly iommu_group?: number;
   readonly bars: {
     index: number;
@@ -73,7 +79,10 @@ export interface DeviceReport {
   /** Max size per queue; read only from devices no driver owns (needs queue_select). */
   readonly queues?: { index: number; max_size: number }[];
   readonly config?: {
+    /** Always the device's own registers (modern device config or the legacy I/O window). */
     source: "device";
+    /** How it was reached: modern device-config capability, or the legacy I/O BAR. */
+    via: "modern" | "legacy";
     /** Which feature set decided the fields present. */
     features_from: "negotiated" | "offered" | "none";
     generation?: number;

@@ -103,6 +103,7 @@ Deno.test("legacy device: host features and config through the I/O BAR, offset 2
       io.set16(base + 6, 1);
       const d = probeDevice("0000:00:07.0", { sysfsRoot: root, openBar: () => io });
       assert.equal(d.kind, "legacy");
+      assert.equal(d.config?.via, "legacy");
       assert.deepEqual(d.features.offered?.bits.map((b) => b.name), ["MAC", "STATUS"]);
       assert.equal(d.config?.fields.mac, "02:00:00:00:00:09");
       assert.equal(d.config?.fields.link_up, true);
