@@ -4,9 +4,11 @@
  * Memory ordering (§2.8.21 "Supplying Buffers to The Device", §2.8.22 "Receiving Used
  * Buffers", §2.8.10 "Driver and Device Event Suppression"):
  * - A buffer becomes available when its first descriptor's flags carry the driver's wrap
- *   counter. addr/len/id and all later descriptors of a chain are written with plain stores
- *   first, the head's flags last with `Atomics.store` (seq-cst: the engine keeps the earlier
- *   stores before it, x86 TSO keeps store order) — the barrier §2.8.21 asks for.
+ *   counter. Everything of a batch — addr/len/id, later descriptors of chains, the flags of
+ *   all but the batch's first buffer — is written with plain stores; kick() then stores the
+ *   first buffer's flags with `Atomics.store` (seq-cst: the engine keeps the earlier stores
+ *   before it, x86 TSO keeps store order) — the barrier §2.8.21 asks for. The device reads
+ *   the ring in order, so it sees nothing of the batch before that store, then all of it.
  * - Before reading the device event suppression structure to decide on a kick, a full
  *   barrier (the seq-cst store, XCHG on x86-64) separates our flag stores from that load.
  * - A used descriptor is detected by loading its flags with `Atomics.load`, and only then
@@ -79,6 +81,9 @@ export class PackedQueue implements Virtqueue {
   #lastUsed = 0;
   #usedWrap = 1;
   #added = 0; // slots made available since the last kick
+  #batchHeadPos = 0; // first slot of the unpublished batch; its flags wait for kick()
+  #batchHeadFlags = 0;
+  #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
   #interrupts = true;
   #skipTarget = -1;
   #skipLen = 0;
@@ -144,7 +149,7 @@ export class PackedQueue implements Virtqueue {
     this.#desc32[w + 2] = len;
     this.#desc16[(pos << 3) + 6] = id;
     const flags = (deviceWritable ? VIRTQ_PACKED_F_WRITE : 0) | availBits(this.#availWrap);
-    Atomics.store(this.#desc16, (pos << 3) + 7, flags); // §2.8.21: flags last
+    this.#makeAvailable(pos, flags); // §2.8.21: flags last
     this.#buffers.start(id, token, deviceWritable ? len : 0, 1);
     this.#advance(1);
     return true;
@@ -185,7 +190,7 @@ export class PackedQueue implements Virtqueue {
       }
     }
     // §2.8.21: the whole chain is in memory before its head flags make it available.
-    Atomics.store(this.#desc16, (headPos << 3) + 7, headFlags);
+    this.#makeAvailable(headPos, headFlags);
     this.#buffers.start(id, token, writable, n);
     this.#advance(n);
     return true;
@@ -216,14 +221,24 @@ export class PackedQueue implements Virtqueue {
     this.#desc32[w + 1] = iovaHigh(tableIova);
     this.#desc32[w + 2] = n * PACKED_DESC_SIZE;
     this.#desc16[(pos << 3) + 6] = id;
-    Atomics.store(
-      this.#desc16,
-      (pos << 3) + 7,
-      VIRTQ_PACKED_F_INDIRECT | availBits(this.#availWrap),
-    );
+    this.#makeAvailable(pos, VIRTQ_PACKED_F_INDIRECT | availBits(this.#availWrap));
     this.#buffers.start(id, token, writable, 1);
     this.#advance(1);
     return true;
+  }
+
+  /**
+   * Sets a buffer's head flags — except for the first buffer of a batch, whose flags kick()
+   * stores last: the device reads the ring in order and stops at that slot, so the whole
+   * batch appears at once, with one seq-cst store per batch (like split's avail.idx).
+   */
+  #makeAvailable(pos: number, flags: number): void {
+    if (this.#added === 0) {
+      this.#batchHeadPos = pos;
+      this.#batchHeadFlags = flags;
+    } else {
+      this.#desc16[(pos << 3) + 7] = flags;
+    }
   }
 
   #advance(slots: number): void {
@@ -242,6 +257,9 @@ export class PackedQueue implements Virtqueue {
     if (this.#added === 0) return false;
     const added = this.#added;
     this.#added = 0;
+    // §2.8.21: every descriptor of the batch (plain stores) before the first one's flags.
+    Atomics.store(this.#desc16, (this.#batchHeadPos << 3) + 7, this.#batchHeadFlags);
+    this.#publishedSeq = this.#buffers.nextSeq;
     this.stats.publishes++;
     // §2.8.10 / §2.8.21: the flag stores were seq-cst; now read the device's wishes.
     const flags = Atomics.load(this.#deviceEvent16, EVENT_FLAGS / 2) & 3;
@@ -266,7 +284,7 @@ export class PackedQueue implements Virtqueue {
   hasUsed(): boolean {
     if (this.#error) throw this.#error;
     if (this.#skipTarget >= 0) return true;
-    if (this.#freeSlots === this.size) return false;
+    if (this.#freeSlots + this.#added === this.size) return false; // nothing published
     const f = Atomics.load(this.#desc16, (this.#lastUsed << 3) + 7);
     return this.#isUsed(f);
   }
@@ -296,8 +314,9 @@ export class PackedQueue implements Virtqueue {
     if (this.#skipTarget >= 0) n = this.#drainSkip(outTokens, outLens, 0, cap);
     const buffers = this.#buffers;
     let consumed = false;
-    // Each round retires ≥ 1 slot, so the loop ends after at most `size` rounds.
-    while (n < cap && this.#skipTarget < 0 && this.#freeSlots < this.size) {
+    // Each round retires ≥ 1 slot, so the loop ends after at most `size` rounds. Only
+    // published slots are looked at: an unpublished batch's first flags are still stale.
+    while (n < cap && this.#skipTarget < 0 && this.#freeSlots + this.#added < this.size) {
       const pos = this.#lastUsed;
       // §2.8.22: flags first (acquire), then id and len.
       if (!this.#isUsed(Atomics.load(this.#desc16, (pos << 3) + 7))) break;
@@ -305,6 +324,9 @@ export class PackedQueue implements Virtqueue {
       const len = this.#desc32[(pos << 2) + 2]!;
       if (id >= this.size || buffers.live[id] === 0) {
         this.#fail(`used buffer id ${id} is ${id >= this.size ? "out of range" : "not in flight"}`);
+      }
+      if (buffers.seq[id]! >= this.#publishedSeq) {
+        this.#fail(`used buffer id ${id} was not made available yet`);
       }
       if (len > buffers.writable[id]!) {
         this.#fail(

@@ -33,6 +33,10 @@ export class BufferStates {
   orderCount = 0;
   /** Buffers in flight. */
   count = 0;
+  /** Sequence number of each id's buffer (the n-th made available). */
+  readonly seq: Float64Array;
+  /** Sequence number the next buffer gets. kick() publishes everything below it. */
+  nextSeq = 0;
 
   /** `trackOrder` only with IN_ORDER: there completions never leave holes in `order`. */
   constructor(readonly size: number, readonly trackOrder: boolean) {
@@ -41,6 +45,7 @@ export class BufferStates {
     this.descCount = new Uint16Array(size);
     this.live = new Uint8Array(size);
     this.order = new Uint16Array(size);
+    this.seq = new Float64Array(size);
   }
 
   /** Records a buffer made available under `id`. */
@@ -49,6 +54,7 @@ export class BufferStates {
     this.writable[id] = writable;
     this.descCount[id] = descs;
     this.live[id] = 1;
+    this.seq[id] = this.nextSeq++;
     this.count++;
     if (this.trackOrder) {
       this.order[(this.orderHead + this.orderCount) % this.size] = id;

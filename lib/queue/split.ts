@@ -81,6 +81,7 @@ export class SplitQueue implements Virtqueue {
   readonly #nextShadow: Uint16Array; // chain links as the driver wrote them
   #availIdx = 0; // next avail.idx value (free-running u16)
   #published = 0; // avail.idx last stored to memory
+  #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
   #lastUsed = 0; // used.idx value up to which entries were consumed
   #interrupts = true;
   #skipTarget = -1; // IN_ORDER: batch completion still being handed out
@@ -231,6 +232,7 @@ export class SplitQueue implements Virtqueue {
     // §2.7.13.3: descriptors and ring entries (plain stores above) before the idx (seq-cst).
     Atomics.store(this.#avail16, AVAIL_IDX / 2, newIdx);
     this.#published = newIdx;
+    this.#publishedSeq = this.#buffers.nextSeq;
     this.stats.publishes++;
     // §2.7.13.4 / §2.7.10: full barrier (the seq-cst store), then read the suppression field.
     let need: boolean;
@@ -259,10 +261,11 @@ export class SplitQueue implements Virtqueue {
     // §2.7.14: read used.idx (acquire) before the entries it covers.
     const usedIdx = Atomics.load(this.#used16, USED_IDX / 2);
     const pending = (usedIdx - this.#lastUsed) & 0xffff;
-    if (pending > this.#buffers.count) {
+    const visible = this.#buffers.count - ((this.#availIdx - this.#published) & 0xffff);
+    if (pending > visible) {
       this.#fail(
         `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed}, ` +
-          `but only ${this.#buffers.count} buffers are in flight`,
+          `but only ${visible} buffers are in flight`,
       );
     }
     const buffers = this.#buffers;
@@ -275,6 +278,9 @@ export class SplitQueue implements Virtqueue {
       consumed++;
       if (id >= this.size || buffers.live[id] === 0) {
         this.#fail(`used id ${id} is ${id >= this.size ? "out of range" : "not in flight"}`);
+      }
+      if (buffers.seq[id]! >= this.#publishedSeq) {
+        this.#fail(`used id ${id} was not made available yet`);
       }
       if (len > buffers.writable[id]!) {
         this.#fail(

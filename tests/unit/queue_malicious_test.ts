@@ -129,9 +129,11 @@ Deno.test("packed: wrap inconsistency in the second lap", () => {
   const { tokens, lens } = out();
   q.addOne(mem.iova, 8, false, 1);
   q.addOne(mem.iova, 8, false, 2);
+  q.kick();
   sim.completeAll();
   assert.equal(q.pollUsed(tokens, lens), 2);
   q.addOne(mem.iova, 8, false, 3); // slot 0, lap 0: AVAIL=0 USED=1
+  q.kick();
   // A device flipping AVAIL while marking used, (1,1), means "used in lap 1": stale or lying.
   sim.rawWritePackedDesc(0, 0, 0, USED_BOTH);
   assertBroken(q, mem, /contradict wrap counter 0/);
@@ -168,3 +170,17 @@ Deno.test("good completions before a violation are delivered, the violation stil
   sim.publish();
   assertBroken(q, mem, /not in flight/);
 });
+
+for (const format of ["split", "packed"] as const) {
+  Deno.test(`${format}: a used entry for a buffer added but not yet kicked`, () => {
+    const { q, sim, mem } = twoInFlight(format);
+    q.addOne(mem.iova + 1024, 8, false, 3); // gets id 2 (ids are handed out FIFO); no kick
+    if (format === "split") {
+      sim.writeUsed(2, 0);
+      sim.publish();
+    } else {
+      sim.rawWritePackedDesc(0, 2, 0, USED_BOTH);
+    }
+    assertBroken(q, mem, /id 2 was not made available yet/);
+  });
+}

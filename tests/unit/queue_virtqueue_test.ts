@@ -69,12 +69,20 @@ for (const format of ["split", "packed"] as const) {
     assert.equal(q.pollUsed(tokens, lens), 0);
   });
 
-  Deno.test(`${format}: split visibility — nothing available before kick`, () => {
+  Deno.test(`${format}: a batch becomes visible to the device at kick, all at once`, () => {
     const { dma, sim, q } = setup(format);
     const b = data(dma, 8, 1);
     q.addOne(b.iova, 8, false, 1);
-    // Split publishes avail.idx at kick; packed makes a buffer available when written.
-    assert.equal(sim.take().length, format === "split" ? 0 : 1);
+    q.addBuffer([{ iova: b.iova, len: 4 }, { iova: b.iova, len: 4 }], [], 2);
+    q.addOne(b.iova, 8, false, 3);
+    // Split publishes avail.idx at kick; packed stores the batch's first flags at kick.
+    assert.equal(sim.take().length, 0);
+    q.kick();
+    assert.equal(sim.take().length, 3);
+    q.addOne(b.iova, 8, false, 4);
+    assert.equal(sim.take().length, 0);
+    q.kick();
+    assert.equal(sim.take().length, 1);
   });
 
   Deno.test(`${format}: chains of out then in segments`, () => {
