@@ -226,9 +226,20 @@ export class FieldCursor {
     return this.count > 1;
   }
 
+  /** The next packet's value. */
   next(): number {
+    return this.min + this.nextOffset();
+  }
+
+  /**
+   * The next packet's value as an offset from `min`. The hot path uses this: offsets of
+   * ranges below 2^30 values stay small integers, while whole values (48-bit MACs, IPv4
+   * addresses above 64.0.0.0) are doubles that V8 boxes — allocates — when one is
+   * returned from a call.
+   */
+  nextOffset(): number {
     if (this.mode === "inc") {
-      const v = this.min + this.#index;
+      const v = this.#index;
       if (++this.#index === this.count) this.#index = 0;
       return v;
     }
@@ -239,8 +250,8 @@ export class FieldCursor {
       x ^= x << 5;
       this.#state = x;
       // Scale the 32-bit draw into [0, count): exact in doubles, no modulo bias worth naming.
-      return this.min + Math.floor(((x >>> 0) / 4294967296) * this.count);
+      return Math.floor(((x >>> 0) / 4294967296) * this.count);
     }
-    return this.min;
+    return 0;
   }
 }

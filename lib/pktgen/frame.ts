@@ -86,11 +86,6 @@ export class FrameWriter {
   /** patternSum[k]: unfolded sum of the first k fill bytes (they start at an even offset). */
   readonly #patternSum: Float64Array;
   readonly #views: (Uint8Array | undefined)[] = [];
-  // The last values written by `write`, for callers that record what was sent.
-  srcIpLow = 0;
-  dstIpLow = 0;
-  srcPort = 0;
-  dstPort = 0;
 
   constructor(c: FrameConfig) {
     const v = c.ipVersion;
@@ -182,17 +177,13 @@ export class FrameWriter {
     const len = wireSize - 4;
     const udp = off + this.#udp;
     const udpLen = len - this.#udp;
-    let ipSum = 0; // address words, shared by the IPv4 header and the UDP pseudo-header
-    const s = this.#srcMac.varies ? this.#srcMac.next() : -1;
-    if (s >= 0) putMac(buf, off + 6, s);
-    const d = this.#dstMac.varies ? this.#dstMac.next() : -1;
-    if (d >= 0) putMac(buf, off, d);
-
-    const src = this.#srcIp.next();
-    const dst = this.#dstIp.next();
-    this.srcIpLow = src;
-    this.dstIpLow = dst;
-    ipSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    // Cursors hand out offsets from each range's first value (see FieldCursor.nextOffset).
+    if (this.#srcMac.varies) putMac(buf, off + 6, this.#srcMac.min + this.#srcMac.nextOffset());
+    if (this.#dstMac.varies) putMac(buf, off, this.#dstMac.min + this.#dstMac.nextOffset());
+    const src = this.#srcIp.min + this.#srcIp.nextOffset();
+    const dst = this.#dstIp.min + this.#dstIp.nextOffset();
+    // Address words: shared by the IPv4 header checksum and the UDP pseudo-header.
+    const ipSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
     const ip = off + ETH_HEADER;
     if (this.ipVersion === 4) {
       if (this.#srcIp.varies) putU32(buf, ip + 12, src);
@@ -207,10 +198,8 @@ export class FrameWriter {
       putU16(buf, ip + 4, udpLen); // payload length = everything after the IPv6 header
     }
 
-    const sp = this.#srcPort.next();
-    const dp = this.#dstPort.next();
-    this.srcPort = sp;
-    this.dstPort = dp;
+    const sp = this.#srcPort.min + this.#srcPort.nextOffset();
+    const dp = this.#dstPort.min + this.#dstPort.nextOffset();
     if (this.#srcPort.varies) putU16(buf, udp, sp);
     if (this.#dstPort.varies) putU16(buf, udp + 2, dp);
     putU16(buf, udp + 4, udpLen);
