@@ -222,9 +222,12 @@ export class FrameWriter {
 
   /** Copies the template for `wireSize` and patches it: for buffers not prefilled. */
   writeFull(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
-    const size = wireSize > this.maxWireSize ? this.maxWireSize : wireSize;
+    // Out of range: let `write` throw before anything is copied.
+    if (!(wireSize >= this.minWireSize && wireSize <= this.maxWireSize)) {
+      return this.write(buf, off, wireSize, seq, txNs);
+    }
     // One template view per distinct size, made on first use: a memcpy, no allocation after.
-    const view = this.#views[size] ??= this.template.subarray(0, size - 4);
+    const view = this.#views[wireSize] ??= this.template.subarray(0, wireSize - 4);
     buf.set(view, off);
     return this.write(buf, off, wireSize, seq, txNs);
   }

@@ -85,6 +85,9 @@ Deno.test("64-byte frames are 60 buffer bytes and both checksums match a naive s
   assert.equal(buf[60], 0);
   assert.throws(() => w.write(buf, 0, 63, 0, 0), RangeError);
   assert.throws(() => w.write(buf, 0, 1519, 0, 0), RangeError);
+  const before = buf.slice();
+  assert.throws(() => w.writeFull(buf, 0, 40, 0, 0), RangeError);
+  assert.deepEqual(buf, before, "a rejected size writes nothing");
 });
 
 Deno.test("IPv6 frame fields and mandatory UDP checksum", () => {
