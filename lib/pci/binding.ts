@@ -12,6 +12,7 @@
 
 import { VirtioError } from "../errors.ts";
 import { O_RDWR, openFd } from "../sys/fd.ts";
+import { deviceUsage, type InUseOptions } from "./in_use.ts";
 
 /** Writes one sysfs attribute (one write call); tests inject a fake kernel here. */
 export type SysfsWriter = (path: string, text: string) => void;
@@ -166,46 +167,16 @@ export function ensureDriver(driver: string, module = driver, options?: SysfsOpt
 }
 
 /**
- * Why taking `address` over would break this machine, or null: a mounted block device, a
- * mounted virtio-9p tag, or the network interface carrying the default route.
+ * Why taking `address` over would break this machine, one line per reason; empty when the
+ * device can be taken. The policy is in {@link deviceUsage} (`in_use.ts`).
  */
-export function deviceInUse(address: string, options?: SysfsOptions): string | null {
+export function deviceInUse(address: string, options: ClaimOptions = {}): string[] {
   const sysfs = new Sysfs(options);
-  const mountinfo = readText(sysfs.path("proc/self/mountinfo")) ?? "";
-  const mounted = mountinfo.split("\n").map((line) => line.split(" "));
-  const mountedDevices = new Set(mounted.map((fields) => fields[2]));
-  const mountSources = new Set(mounted.map((fields) => fields[fields.indexOf("-") + 2]));
-  const route = readText(sysfs.path("proc/net/route")) ?? "";
-  const defaultRoutes = new Set(
-    route.split("\n").slice(1).map((line) => line.split(/\s+/))
-      .filter((fields) => fields[1] === "00000000").map((fields) => fields[0]),
-  );
-  const children = [sysfs.device(address)];
-  for (const entry of safeReadDir(sysfs.device(address))) {
-    if (/^virtio\d+$/.test(entry)) children.push(`${sysfs.device(address)}/${entry}`);
-  }
-  for (const dir of children) {
-    for (const disk of safeReadDir(`${dir}/block`)) {
-      const devs = [`${dir}/block/${disk}/dev`];
-      for (const part of safeReadDir(`${dir}/block/${disk}`)) {
-        if (part.startsWith(disk)) devs.push(`${dir}/block/${disk}/${part}/dev`);
-      }
-      for (const dev of devs) {
-        const number = readText(dev)?.trim();
-        if (number !== undefined && mountedDevices.has(number)) {
-          return `its block device ${disk} (${number}) is mounted`;
-        }
-      }
-    }
-    const tag = readText(`${dir}/mount_tag`)?.replace(/\0/g, "").trim();
-    if (tag !== undefined && tag !== "" && mountSources.has(tag)) {
-      return `its 9p share "${tag}" is mounted`;
-    }
-    for (const iface of safeReadDir(`${dir}/net`)) {
-      if (defaultRoutes.has(iface)) return `its interface ${iface} carries the default route`;
-    }
-  }
-  return null;
+  sysfs.device(address); // validates the address
+  return deviceUsage(address, {
+    root: sysfs.root === "" ? "/" : sysfs.root,
+    ...(options.ipv4Addresses ? { ipv4Addresses: options.ipv4Addresses } : {}),
+  }).reasons;
 }
 
 function safeReadDir(path: string): string[] {
@@ -305,6 +276,8 @@ function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): voi
 }
 
 export interface ClaimOptions extends SysfsOptions {
+  /** IPv4 addresses per interface for the in-use check (tests); see {@link InUseOptions}. */
+  ipv4Addresses?: InUseOptions["ipv4Addresses"];
   /** Take the device even when {@link deviceInUse} objects. Never on a machine you need. */
   allowInUse?: boolean;
   /** Kernel module providing `driver`, loaded when the driver is missing. Default: driver. */
@@ -347,9 +320,11 @@ export class DeviceClaim implements Disposable {
   static claim(address: string, driver: string | null, options: ClaimOptions = {}): DeviceClaim {
     const sysfs = new Sysfs(options);
     if (!exists(sysfs.device(address))) throw new VirtioError(`no PCI device ${address}`);
-    const reason = deviceInUse(address, options);
-    if (reason !== null && !options.allowInUse) {
-      throw new VirtioError(`refusing to take over ${address}: ${reason}`);
+    const reasons = deviceInUse(address, options);
+    if (reasons.length > 0 && !options.allowInUse) {
+      throw new VirtioError(`refusing to take over ${address}: ${reasons.join("; ")}`, {
+        hint: "stop using it first (unmount, ip link set DEV down ...), or --force",
+      });
     }
     const existing = readRecord(recordPath(sysfs, address));
     if (existing !== null) {
@@ -410,6 +385,16 @@ export class DeviceClaim implements Disposable {
   [Symbol.dispose](): void {
     this.release();
   }
+}
+
+/** The claim record on disk for `address`, and whether its owner still lives; null: none. */
+export function readClaim(
+  address: string,
+  options: SysfsOptions = {},
+): { record: ClaimRecord; ownerAlive: boolean } | null {
+  const sysfs = new Sysfs(options);
+  const record = readRecord(recordPath(sysfs, address));
+  return record === null ? null : { record, ownerAlive: ownerAlive(sysfs, record) };
 }
 
 /** What {@link restoreAbandonedClaims} did for one record. */
