@@ -23,11 +23,21 @@ const IOVA_BASE = 0x1_2340_0000;
 /** Unmapped space left after each region, so an overrun lands nowhere. */
 const GUARD = 0x1000;
 
+export interface FakeDmaOptions {
+  /** Back regions with SharedArrayBuffer so a Worker can play the device concurrently. */
+  readonly shared?: boolean;
+}
+
 export class FakeDma implements DmaAllocator {
   readonly kind = "fake";
   readonly #regions: Mapping[] = [];
+  readonly #shared: boolean;
   #next = IOVA_BASE;
   #disposed = false;
+
+  constructor(options: FakeDmaOptions = {}) {
+    this.#shared = options.shared ?? false;
+  }
 
   alloc(size: number, align = 4096): DmaRegion {
     if (this.#disposed) throw new Error("FakeDma used after dispose");
@@ -36,7 +46,9 @@ export class FakeDma implements DmaAllocator {
       throw new RangeError(`bad DMA alignment ${align}`);
     }
     const iova = Math.ceil(this.#next / 4096) * 4096; // page-aligned satisfies any align ≤ 4096
-    const bytes = new Uint8Array(new ArrayBuffer(size));
+    const bytes = new Uint8Array(
+      this.#shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size),
+    );
     const region: Mapping = { iova, bytes, size };
     this.#regions.push(region);
     this.#next = iova + size + GUARD;
