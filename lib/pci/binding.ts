@@ -406,12 +406,19 @@ export interface RestoredClaim {
   readonly error: string | null;
 }
 
-/** Gives back every device whose claiming process is gone (`virtio restore`). */
-export function restoreAbandonedClaims(options: SysfsOptions = {}): RestoredClaim[] {
+/**
+ * Gives back every device whose claiming process is gone (`virtio restore`), or only
+ * `only` (an address) when given.
+ */
+export function restoreAbandonedClaims(
+  options: SysfsOptions = {},
+  only?: string,
+): RestoredClaim[] {
   const sysfs = new Sysfs(options);
   const results: RestoredClaim[] = [];
   for (const name of safeReadDir(sysfs.path(CLAIMS_DIR)).sort()) {
     if (!name.endsWith(".json")) continue;
+    if (only !== undefined && name !== `${only}.json`) continue;
     const record = readRecord(sysfs.path(`${CLAIMS_DIR}/${name}`));
     if (record === null || ownerAlive(sysfs, record)) continue;
     let error: string | null = null;
