@@ -4,10 +4,17 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { bindCommand, unbindCommand } from "./bind.ts";
 import { labCommand } from "./lab.ts";
 import { probeCommand } from "./probe.ts";
+import { restoreCommand } from "./restore.ts";
+import { statusCommand } from "./status.ts";
 
 export const commands: readonly Command[] = [
   labCommand,
   probeCommand,
+  statusCommand,
+  bindCommand,
+  unbindCommand,
+  restoreCommand,
 ];
