@@ -7,10 +7,25 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { createVirtqueue } from "../lib/queue/virtqueue.ts";
+ * import { FakeDma } from "./fake_dma.ts";
+ * import { SimQueue } from "./sim_device.ts";
+ *
  * const dma = new FakeDma();
  * const sim = new SimQueue(dma, { format: "split", size: 8 });
  * const q = createVirtqueue({ dma, size: 8, format: "split", notify: sim.notify });
  * sim.attach(q.addresses);
+ * const rx = dma.alloc(64);
+ * q.addOne(rx.iova, 64, true, 1);
+ * q.kick();
+ * const [buf] = sim.take();
+ * buf!.in[0]!.set([1, 2, 3]);
+ * sim.complete(buf!, 3);
+ * sim.publish();
+ * const tokens = new Uint32Array(4), lens = new Uint32Array(4);
+ * assert.equal(q.pollUsed(tokens, lens), 1);
+ * assert.deepEqual([tokens[0], lens[0], rx.bytes[2]], [1, 3, 3]);
  * ```
  *
  * @module

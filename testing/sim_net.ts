@@ -6,6 +6,10 @@
  *
  * @example
  * ```ts
+ * import { createVirtqueue } from "../lib/queue/virtqueue.ts";
+ * import { FakeDma } from "./fake_dma.ts";
+ * import { SimNetLoopback } from "./sim_net.ts";
+ *
  * const dma = new FakeDma();
  * const net = new SimNetLoopback(dma, { format: "split", size: 256 });
  * const rxq = createVirtqueue({ dma, size: 256, format: "split", notify: net.rx.notify });

@@ -5,13 +5,21 @@
  *
  * @example
  * ```ts
+ * import { BufferSlots, SlotQueue } from "./slots.ts";
+ * import { createVirtqueue } from "./virtqueue.ts";
+ * import { FakeDma } from "../../testing/fake_dma.ts";
+ *
+ * const dma = new FakeDma();
+ * const queue = createVirtqueue({ dma, size: 256, format: "split", notify: () => {} });
  * const slots = new BufferSlots(dma, 256, 2048);
  * const tx = new SlotQueue(queue, slots);
- * const s = slots.take();             // -1 when none is free
+ * const frame = new Uint8Array(60);
+ * const s = slots.take(); // -1 when none is free
  * slots.bytes(s).set(frame);
  * tx.postTx(s, frame.length);
  * tx.kick();
- * const n = tx.pollUsed(doneSlots, doneLens);   // then slots.give(doneSlots[i])
+ * const doneSlots = new Uint32Array(32), doneLens = new Uint32Array(32);
+ * const n = tx.pollUsed(doneSlots, doneLens); // then slots.give(doneSlots[i]) for i < n
  * ```
  *
  * @module
