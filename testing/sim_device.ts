@@ -327,7 +327,7 @@ export class SimQueue {
 
   /**
    * Split: stores used.idx. Both: decides, as a device would, whether to interrupt the
-   * driver (§2.7.10 / §2.8.10) and counts it. Returns whether it interrupted.
+   * driver (§2.7.7 / §2.8.10) and counts it. Returns whether it interrupted.
    */
   publish(): boolean {
     if (this.#sinceInterrupt === 0) return false;

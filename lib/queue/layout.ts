@@ -154,7 +154,7 @@ export function packedLayout(size: number): PackedLayout {
 }
 
 /**
- * §2.7.10 / §2.8.10: `vring_need_event` — true when the event index `event` lies in the
+ * §2.7.7 / §2.7.10 / §2.8.10: `vring_need_event` — true when the event index `event` lies in the
  * half-open window (old, new] of indices just published, all modulo 2^16.
  */
 export function needEvent(event: number, newIdx: number, oldIdx: number): boolean {

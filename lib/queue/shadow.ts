@@ -112,12 +112,18 @@ export function checkChain(
   const n = out.length + inn.length;
   if (n === 0) throw new RangeError("a buffer needs at least one segment");
   if (n > maxDescs) throw new RangeError(`chain of ${n} segments exceeds ${maxDescs}`);
-  for (const s of out) checkSegment(s.iova, s.len);
+  let total = 0;
+  for (const s of out) {
+    checkSegment(s.iova, s.len);
+    total += s.len;
+  }
   let writable = 0;
   for (const s of inn) {
     checkSegment(s.iova, s.len);
     writable += s.len;
   }
+  // §2.7.5.1: no descriptor chain longer than 2^32 bytes in total.
+  if (total + writable > 2 ** 32) throw new RangeError("chain longer than 2^32 bytes");
   return writable;
 }
 

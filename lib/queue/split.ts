@@ -2,7 +2,8 @@
  * Split virtqueue, driver side (VIRTIO 1.2 §2.7).
  *
  * Memory ordering (§2.7.13 "Supplying Buffers to The Device", §2.7.14 "Receiving Used
- * Buffers From The Device", §2.7.10 "Used Buffer Notification Suppression"):
+ * Buffers From The Device", §2.7.7 "Used Buffer Notification Suppression", §2.7.10
+ * "Available Buffer Notification Suppression"):
  * - Descriptors and available-ring entries are written with plain typed-array stores, then
  *   `avail.idx` is published with `Atomics.store`. Atomics are sequentially consistent: the
  *   engine does not move earlier plain stores past them, and x86 (TSO) keeps stores in order,
@@ -15,7 +16,7 @@
  *   x86 does not reorder loads with loads and the engine does not hoist plain loads above an
  *   Atomics.load.
  * - `used_event` / `avail.flags` writes are Atomics stores followed by an Atomics load of
- *   `used.idx` when re-enabling interrupts, closing the race of §2.7.10.
+ *   `used.idx` when re-enabling interrupts, closing the race of §2.7.7.
  * The driver never reads back descriptors or avail entries it wrote: the chain links, lengths
  * and tokens it needs are kept in {@link BufferStates} and `nextShadow`.
  *
@@ -337,7 +338,7 @@ export class SplitQueue implements Virtqueue {
     if (this.#error) throw this.#error;
     this.#interrupts = false;
     if (this.#eventIdx) {
-      // §2.7.10: with EVENT_IDX, flags stay 0; an event index just behind us is reached
+      // §2.7.7: with EVENT_IDX, flags must stay 0; an event index just behind us is reached
       // again only after 2^16 completions.
       Atomics.store(this.#avail16, this.#usedEventIndex, (this.#lastUsed - 1) & 0xffff);
     } else {
@@ -354,7 +355,7 @@ export class SplitQueue implements Virtqueue {
       Atomics.store(this.#avail16, AVAIL_FLAGS / 2, 0);
     }
     // Full barrier (seq-cst store above), then re-check: a completion that raced the
-    // request would otherwise wait for the next one (§2.7.10).
+    // request would otherwise wait for the next one (§2.7.7).
     return this.hasUsed();
   }
 
