@@ -168,15 +168,49 @@ export function ensureDriver(driver: string, module = driver, options?: SysfsOpt
 
 /**
  * Why taking `address` over would break this machine, one line per reason; empty when the
- * device can be taken. The policy is in {@link deviceUsage} (`in_use.ts`).
+ * device can be taken. `critical` holds the reasons no force may override (the root
+ * filesystem). The policy is in {@link deviceUsage} (`in_use.ts`).
  */
-export function deviceInUse(address: string, options: ClaimOptions = {}): string[] {
+export function checkInUse(
+  address: string,
+  options: ClaimOptions = {},
+): { reasons: string[]; critical: string[] } {
   const sysfs = new Sysfs(options);
   sysfs.device(address); // validates the address
-  return deviceUsage(address, {
+  const { reasons, critical } = deviceUsage(address, {
     root: sysfs.root === "" ? "/" : sysfs.root,
     ...(options.ipv4Addresses ? { ipv4Addresses: options.ipv4Addresses } : {}),
-  }).reasons;
+  });
+  return { reasons, critical };
+}
+
+/** {@link checkInUse}'s reasons only. */
+export function deviceInUse(address: string, options: ClaimOptions = {}): string[] {
+  return checkInUse(address, options).reasons;
+}
+
+/**
+ * Throws the refusal when `address` is in use and `force` is not set, and always when it
+ * carries the root filesystem. Returns the reasons `force` overrode.
+ */
+export function refuseInUse(
+  address: string,
+  verb: string,
+  force: boolean,
+  options: ClaimOptions = {},
+): string[] {
+  const { reasons, critical } = checkInUse(address, options);
+  if (critical.length > 0) {
+    throw new VirtioError(`refusing to ${verb} ${address}: ${critical.join("; ")}`, {
+      hint: "this machine runs on it; no option overrides this",
+    });
+  }
+  if (reasons.length > 0 && !force) {
+    throw new VirtioError(`refusing to ${verb} ${address}: ${reasons.join("; ")}`, {
+      hint: "stop using it first (unmount, ip link set DEV down ...), or --force",
+    });
+  }
+  return reasons;
 }
 
 function safeReadDir(path: string): string[] {
@@ -320,12 +354,7 @@ export class DeviceClaim implements Disposable {
   static claim(address: string, driver: string | null, options: ClaimOptions = {}): DeviceClaim {
     const sysfs = new Sysfs(options);
     if (!exists(sysfs.device(address))) throw new VirtioError(`no PCI device ${address}`);
-    const reasons = deviceInUse(address, options);
-    if (reasons.length > 0 && !options.allowInUse) {
-      throw new VirtioError(`refusing to take over ${address}: ${reasons.join("; ")}`, {
-        hint: "stop using it first (unmount, ip link set DEV down ...), or --force",
-      });
-    }
+    refuseInUse(address, "take over", options.allowInUse ?? false, options);
     const existing = readRecord(recordPath(sysfs, address));
     if (existing !== null) {
       if (ownerAlive(sysfs, existing)) {

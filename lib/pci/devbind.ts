@@ -15,10 +15,10 @@ import {
   type ClaimOptions,
   type ClaimRecord,
   currentDriver,
-  deviceInUse,
   ensureDriver,
   readClaim,
   rebindOriginal,
+  refuseInUse,
   restoreAbandonedClaims,
   setDriverOverride,
   unbindDriver,
@@ -153,13 +153,7 @@ function prepare(text: string, verb: string, options: DevbindOptions) {
 
 /** The in-use refusal; returns the reasons --force overrode. */
 function guard(address: string, verb: string, options: DevbindOptions): string[] {
-  const reasons = deviceInUse(address, options);
-  if (reasons.length > 0 && !options.force) {
-    throw new VirtioError(`refusing to ${verb} ${address}: ${reasons.join("; ")}`, {
-      hint: "stop using it first (unmount, ip link set DEV down ...), or add --force",
-    });
-  }
-  return reasons;
+  return refuseInUse(address, verb, options.force ?? false, options);
 }
 
 /**

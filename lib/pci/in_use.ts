@@ -47,6 +47,11 @@ export interface DeviceUsage {
   readonly disks: string[];
   /** Why it is in use, one line each; empty: free to take over. */
   readonly reasons: string[];
+  /**
+   * The reasons no `--force` may override: the device carries this machine's root
+   * filesystem, and taking it kills the machine.
+   */
+  readonly critical: string[];
 }
 
 /** PCI drivers that only hold a device for user space: the device itself is idle. */
@@ -105,10 +110,17 @@ export function ipv4AddressesFromIp(): Map<string, string[]> | null {
   }
 }
 
+/** Mounted device numbers and sources; `root` holds both for mounts at "/". */
+interface Mounts {
+  devices: Set<string>;
+  sources: Set<string>;
+  root: Set<string>;
+}
+
 /** What the machine as a whole has mounted, swapped, routed: read once per check. */
 class MachineView {
   readonly root: string;
-  #mounts?: { devices: Set<string>; sources: Set<string> };
+  #mounts?: Mounts;
   #ipv4?: ReadonlyMap<string, readonly string[]> | null;
   constructor(private readonly options: InUseOptions) {
     this.root = (options.root ?? "/").replace(/\/$/, "");
@@ -117,10 +129,11 @@ class MachineView {
     return `${this.root}/${relative}`;
   }
   /** Mounts of our namespace and of init's (a daemon may mount in its own namespace). */
-  get mounts(): { devices: Set<string>; sources: Set<string> } {
+  get mounts(): Mounts {
     if (this.#mounts) return this.#mounts;
     const devices = new Set<string>();
     const sources = new Set<string>();
+    const root = new Set<string>();
     for (const file of ["proc/self/mountinfo", "proc/1/mountinfo"]) {
       for (const line of (readText(this.path(file)) ?? "").split("\n")) {
         const fields = line.split(" ");
@@ -129,9 +142,13 @@ class MachineView {
         devices.add(fields[2]!);
         const source = fields[dash + 2];
         if (source !== undefined) sources.add(source);
+        if (fields[4] === "/") {
+          root.add(fields[2]!);
+          if (source !== undefined) root.add(source);
+        }
       }
     }
-    return this.#mounts = { devices, sources };
+    return this.#mounts = { devices, sources, root };
   }
   get swaps(): string[] {
     return (readText(this.path("proc/swaps")) ?? "").split("\n").slice(1)
@@ -188,7 +205,12 @@ function formatIpv6(hex: string): string {
 }
 
 /** Mounted, swap or held: the block device `name` whose sysfs directory is `dir`. */
-function diskReasons(view: MachineView, dir: string, disk: string): string[] {
+function diskReasons(
+  view: MachineView,
+  dir: string,
+  disk: string,
+  critical: string[],
+): string[] {
   const reasons: string[] = [];
   const parts = [
     { name: disk, dir },
@@ -205,6 +227,10 @@ function diskReasons(view: MachineView, dir: string, disk: string): string[] {
       sources.has(`/dev/${part.name}`)
     ) {
       reasons.push(`block device ${part.name}${number ? ` (${number})` : ""} is mounted`);
+      const { root } = view.mounts;
+      if ((number !== undefined && root.has(number)) || root.has(`/dev/${part.name}`)) {
+        critical.push(`block device ${part.name} holds the root filesystem`);
+      }
     }
     if (swaps.some((s) => s === `/dev/${part.name}`)) {
       reasons.push(`block device ${part.name} is used as swap`);
@@ -245,6 +271,7 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
   const reasons: string[] = [];
   const interfaces: string[] = [];
   const disks: string[] = [];
+  const critical: string[] = [];
   const childName = listDir(dir).find((n) => /^virtio\d+$/.test(n));
   let virtio: DeviceUsage["virtio"] = null;
   if (childName !== undefined) {
@@ -258,7 +285,7 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
     interfaces.push(...listDir(`${child}/net`));
     disks.push(...listDir(`${child}/block`));
   }
-  if (driver === null) return { address, driver, virtio, interfaces, disks, reasons };
+  if (driver === null) return { address, driver, virtio, interfaces, disks, reasons, critical };
   if (HOLDING_DRIVERS.has(driver)) {
     const group = linkName(`${dir}/iommu_group`);
     if (driver === "vfio-pci" && group !== null) {
@@ -271,14 +298,16 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
       const pids = holders(view, `/dev/${uio}`);
       if (pids.length) reasons.push(`${uio} is open in process ${pids.join(", ")}`);
     }
-    return { address, driver, virtio, interfaces, disks, reasons };
+    return { address, driver, virtio, interfaces, disks, reasons, critical };
   }
   if (virtio === null) {
     reasons.push(`bound to ${driver}; cannot tell whether it is idle`);
-    return { address, driver, virtio, interfaces, disks, reasons };
+    return { address, driver, virtio, interfaces, disks, reasons, critical };
   }
   // virtio-pci with no virtio driver on its child: nothing uses the device.
-  if (virtio.driver === null) return { address, driver, virtio, interfaces, disks, reasons };
+  if (virtio.driver === null) {
+    return { address, driver, virtio, interfaces, disks, reasons, critical };
+  }
   const child = `${dir}/${virtio.name}`;
   switch (virtio.type) {
     case "net":
@@ -287,11 +316,16 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
       }
       break;
     case "blk":
-      for (const disk of disks) reasons.push(...diskReasons(view, `${child}/block/${disk}`, disk));
+      for (const disk of disks) {
+        reasons.push(...diskReasons(view, `${child}/block/${disk}`, disk, critical));
+      }
       break;
     case "9p": {
       const tag = readText(`${child}/mount_tag`)?.replace(/\0/g, "").trim();
       if (tag && view.mounts.sources.has(tag)) reasons.push(`its 9p share "${tag}" is mounted`);
+      if (tag && view.mounts.root.has(tag)) {
+        critical.push(`its 9p share "${tag}" is the root filesystem`);
+      }
       break;
     }
     case "rng": {
@@ -317,7 +351,7 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
             const blockDir = `${child}/${host}/${target}/${lun}/block`;
             for (const disk of listDir(blockDir)) {
               disks.push(disk);
-              reasons.push(...diskReasons(view, `${blockDir}/${disk}`, disk));
+              reasons.push(...diskReasons(view, `${blockDir}/${disk}`, disk, critical));
             }
           }
         }
@@ -328,5 +362,5 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
     default:
       reasons.push(`bound to ${virtio.driver}; cannot tell whether it is idle`);
   }
-  return { address, driver, virtio, interfaces, disks, reasons };
+  return { address, driver, virtio, interfaces, disks, reasons, critical };
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { deviceUsage, type InUseOptions } from "../../lib/pci/in_use.ts";
-import { DeviceClaim } from "../../lib/pci/binding.ts";
+import { DeviceClaim, refuseInUse } from "../../lib/pci/binding.ts";
 
 const ADDRESS = "0000:00:07.0";
 
@@ -260,4 +260,29 @@ Deno.test({
     }
     assert.ok(checked > 0, "no bound virtio device on this machine to check");
   },
+});
+
+Deno.test("the root filesystem's device is critical: refused even with force", () => {
+  using p9 = new FakeTree("virtio-pci", 9, "9pnet_virtio");
+  p9.write(`${p9.child()}/mount_tag`, "root\0");
+  p9.proc("self/mountinfo", "30 1 0:30 / / ro - 9p root ro\n");
+  assert.deepEqual(deviceUsage(ADDRESS, p9.options).critical, [
+    'its 9p share "root" is the root filesystem',
+  ]);
+  assert.throws(
+    () => refuseInUse(ADDRESS, "bind", true, { root: p9.root }),
+    /refusing to bind 0000:00:07.0: its 9p share "root" is the root filesystem/,
+  );
+  using blk = new FakeTree("virtio-pci", 2, "virtio_blk");
+  blk.write(`${blk.child()}/block/vda/dev`, "254:0\n");
+  blk.write(`${blk.child()}/block/vda/vda1/dev`, "254:1\n");
+  blk.proc("self/mountinfo", "27 1 254:1 / /data rw - ext4 /dev/vda1 rw\n");
+  assert.deepEqual(deviceUsage(ADDRESS, blk.options).critical, []);
+  assert.deepEqual(refuseInUse(ADDRESS, "bind", true, { root: blk.root }), [
+    "block device vda1 (254:1) is mounted",
+  ], "a data disk can be forced");
+  blk.proc("self/mountinfo", "27 1 254:1 / / rw - ext4 /dev/vda1 rw\n");
+  assert.deepEqual(deviceUsage(ADDRESS, blk.options).critical, [
+    "block device vda1 holds the root filesystem",
+  ]);
 });
