@@ -86,6 +86,16 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
       needsIommu: true,
     },
     {
+      ...nic(
+        "net-vfio-packed",
+        0x11,
+        ",disable-legacy=on,iommu_platform=on,ats=on,packed=on",
+        0x1041,
+        { accessPlatform: true, packed: true },
+      ),
+      needsIommu: true,
+    },
+    {
       name: "blk",
       slot: 0x0a,
       args: [
@@ -173,7 +183,7 @@ export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
     "gpu",
     "input",
   ],
-  vfio: ["net-vfio", "net-peer"],
+  vfio: ["net-vfio", "net-vfio-packed", "net-peer"],
   none: [],
 };
 

@@ -51,8 +51,7 @@ export class ControlQueue {
       throw new DeviceError("control queue full: an earlier command never completed");
     }
     this.queue.kick();
-    let n = 0;
-    if (!pollUntil(() => (n = this.queue.pollUsed(this.#tokens, this.#lens)) > 0, this.timeoutMs)) {
+    if (!pollUntil(() => this.queue.pollUsed(this.#tokens, this.#lens) > 0, this.timeoutMs)) {
       throw new TimeoutError(
         `control command ${cls}.${cmd}: no answer within ${this.timeoutMs} ms`,
       );
