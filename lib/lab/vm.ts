@@ -151,7 +151,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
   const preloaded = new Set(resolveModules(deps, ROOT_MODULES));
   const wanted = [...new Set(devices.flatMap((d) => d.modules))];
   if (devices.some((d) => d.needsIommu)) wanted.push("vfio_pci", "vfio_iommu_type1");
-  wanted.push("pktgen", "af_packet");
+  wanted.push("pktgen", "af_packet", "uio_pci_generic");
   const modules = resolveModules(deps, wanted, new Set(["af_packet"]))
     .filter((m) => !preloaded.has(m))
     .map((m) => `${kernel.modulesDir}/${m}`);
