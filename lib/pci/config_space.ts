@@ -4,16 +4,13 @@
  *
  * @module
  */
+import type { LittleEndianAccess } from "./region.ts";
 
-/** Little-endian access to a PCI function's configuration space. */
-export interface ConfigSpace {
+/**
+ * Little-endian access to a PCI function's configuration space. Writes are only legal on a
+ * device we took over.
+ */
+export interface ConfigSpace extends LittleEndianAccess {
   /** Readable bytes: 256 (conventional), 4096 (extended), 64 when not root. */
   readonly size: number;
-  read8(offset: number): number;
-  read16(offset: number): number;
-  read32(offset: number): number;
-  /** Writes are only legal on a device we took over. */
-  write8(offset: number, value: number): void;
-  write16(offset: number, value: number): void;
-  write32(offset: number, value: number): void;
 }

@@ -5,15 +5,19 @@
  * @module
  */
 
-/** Little-endian register access at byte offsets within one region. */
-export interface RegisterRegion {
-  readonly length: number;
+/** Little-endian access at byte offsets: what registers and config space have in common. */
+export interface LittleEndianAccess {
   read8(offset: number): number;
   read16(offset: number): number;
   read32(offset: number): number;
   write8(offset: number, value: number): void;
   write16(offset: number, value: number): void;
   write32(offset: number, value: number): void;
+}
+
+/** Little-endian register access at byte offsets within one region. */
+export interface RegisterRegion extends LittleEndianAccess {
+  readonly length: number;
 }
 
 /** A sub-window of a region, bounds-checked against the parent at creation. */

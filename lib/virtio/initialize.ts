@@ -12,6 +12,7 @@ import {
   STATUS_DRIVER_OK,
   STATUS_FAILED,
   STATUS_FEATURES_OK,
+  statusNames,
   VIRTIO_F_VERSION_1,
 } from "./constants.ts";
 import { featureBits, nameFeatures } from "./features.ts";
@@ -72,17 +73,9 @@ export function decideFeatures(
   return { offered, accepted, missing, declined };
 }
 
-/** Status bits as names, for error messages. */
+/** Status byte with its bit names, for error messages. */
 function describeStatus(s: number): string {
-  const names: [number, string][] = [
-    [STATUS_ACKNOWLEDGE, "ACKNOWLEDGE"],
-    [STATUS_DRIVER, "DRIVER"],
-    [STATUS_DRIVER_OK, "DRIVER_OK"],
-    [STATUS_FEATURES_OK, "FEATURES_OK"],
-    [STATUS_DEVICE_NEEDS_RESET, "DEVICE_NEEDS_RESET"],
-    [STATUS_FAILED, "FAILED"],
-  ];
-  const set = names.filter(([b]) => s & b).map(([, n]) => n);
+  const set = statusNames(s);
   return `0x${s.toString(16)}${set.length ? ` (${set.join("|")})` : ""}`;
 }
 
