@@ -6,12 +6,14 @@
 import type { Command } from "./command.ts";
 import { bindCommand, unbindCommand } from "./bind.ts";
 import { labCommand } from "./lab.ts";
+import { pktgenCommand } from "./pktgen.ts";
 import { probeCommand } from "./probe.ts";
 import { restoreCommand } from "./restore.ts";
 import { statusCommand } from "./status.ts";
 
 export const commands: readonly Command[] = [
   labCommand,
+  pktgenCommand,
   probeCommand,
   statusCommand,
   bindCommand,
