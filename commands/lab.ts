@@ -114,7 +114,7 @@ export const labCommand: Command = {
       await Deno.writeFile(values["capture-file"], result.captures[name] ?? new Uint8Array());
     }
     io.err(
-      `lab: boot ${(result.bootMs / 1000).toFixed(1)} s, total ${
+      `lab: ${result.accel}, boot ${(result.bootMs / 1000).toFixed(1)} s, total ${
         (result.totalMs / 1000).toFixed(1)
       } s, exit ${result.code}\n`,
     );

@@ -10,6 +10,7 @@ import { ensureInitramfs, ROOT_MODULES } from "./initramfs.ts";
 import { ensureKernel, type LabKernel } from "./kernel.ts";
 import { parseModulesDep, resolveModules } from "./modules.ts";
 import { Qmp } from "./qmp.ts";
+import { type Accel, chooseAccel } from "./accel.ts";
 import { stage2Script } from "./stage2.ts";
 
 export interface LabOptions {
@@ -73,6 +74,7 @@ function qemuCommandLine(
   runDir: string,
   devices: readonly LabDevice[],
   o: LabOptions,
+  accel: Accel,
 ): string[] {
   const iommu = devices.some((d) => d.needsIommu);
   const append = [
@@ -87,9 +89,9 @@ function qemuCommandLine(
   ].filter(Boolean).join(" ");
   const args = [
     "-machine",
-    iommu ? "q35,accel=tcg,kernel-irqchip=split" : "q35,accel=tcg",
+    `q35,accel=${accel}${iommu ? ",kernel-irqchip=split" : ""}`,
     "-cpu",
-    "max",
+    accel === "kvm" ? "host" : "max",
     "-smp",
     String(o.cpus ?? 2),
     "-m",
@@ -147,6 +149,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
   const devices = resolveDevices(o.devices ?? "default");
   const kernel = await ensureKernel(cacheDir, (l) => o.onConsole?.(l));
   const initrd = await ensureInitramfs(cacheDir, kernel);
+  const accel = await chooseAccel(cacheDir, kernel.vmlinux);
   const deps = parseModulesDep(await Deno.readTextFile(`${kernel.modulesDir}/modules.dep`));
   const preloaded = new Set(resolveModules(deps, ROOT_MODULES));
   const wanted = [...new Set(devices.flatMap((d) => d.modules))];
@@ -170,7 +173,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
       command: o.command,
     }),
   );
-  const args = qemuCommandLine(kernel, initrd, runDir, devices, o);
+  const args = qemuCommandLine(kernel, initrd, runDir, devices, o, accel);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("qemu-system-x86_64", {
@@ -255,7 +258,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
         bootMs: readyAt ? readyAt - spawnedAt : NaN,
         totalMs: performance.now() - started,
         captures,
-        accel: "tcg",
+        accel,
       };
     } finally {
       clearTimeout(timer);
