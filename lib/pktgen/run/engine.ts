@@ -102,6 +102,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
   const stallNs = spec.stallS * 1e9;
   const count = spec.count;
   const txMode = tx.length > 0;
+  const rxLimit = !txMode && count !== undefined ? count : Infinity;
   const slots = new Uint32Array(rx.reduce((m, q) => Math.max(m, q.queue.size), 1));
   const frame = new ReceivedFrame();
   const snapshots: IntervalSnapshot[] = [];
@@ -214,6 +215,10 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
         const frames = q.frames, lengths = q.frameLengths;
         for (let k = 0; k < n; k++) {
           const slot = slots[k]!;
+          if (rxLimit !== Infinity && received >= rxLimit) {
+            q.recycle(slot); // beyond --count: give the buffer back uncounted
+            continue;
+          }
           const buf = frames[slot]!;
           const len = lengths[slot]!;
           spec.pcap?.write(buf, 0, len, now);

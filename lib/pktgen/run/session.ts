@@ -150,7 +150,8 @@ export async function runSession(
     // Receive what the wire carries, not only frames for our MAC (§5.1.6.5.1).
     rxPort.net.setPromiscuous(true);
   }
-  const watched = [txPort, rxPort].filter((p): p is NetPort => p !== undefined).map(watch);
+  const watched = [...new Set([txPort, rxPort])].filter((p): p is NetPort => p !== undefined)
+    .map(watch);
   const clock = deps.clock ?? monotonicNs;
   const result = await runEngine({
     tx: streams,

@@ -1,0 +1,283 @@
+/**
+ * The pktgen loop against the simulated virtio-net device (both ring formats): transmit
+ * counts, loopback loss/duplicates/reordering made by the simulated wire, rate pacing on a
+ * fake clock, stall and device-gone detection, abort.
+ */
+import assert from "node:assert/strict";
+import { FakeModernBar } from "../../testing/fake_virtio_pci.ts";
+import { FakeDma } from "../../testing/fake_dma.ts";
+import { SimNetLoopback } from "../../testing/sim_net.ts";
+import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
+import { VirtioNet } from "../../lib/net/virtio_net.ts";
+import { buildOptions, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
+import { type NetPort, runSession, type SessionDeps } from "../../lib/pktgen/run/session.ts";
+import { parseArgs } from "../../commands/args.ts";
+import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
+import { wireSize } from "../../lib/pktgen/sizes.ts";
+
+const F = (n: number) => 1n << BigInt(n);
+const FEATURES = F(32) | F(5) | F(16) | F(29) | F(34) | F(3); // VERSION_1 MAC STATUS EVENT_IDX PACKED MTU
+
+export function simPort(format: "split" | "packed", o: { loopback?: boolean; size?: number } = {}) {
+  const size = o.size ?? 64;
+  // mac 52:54:00:12:34:56, status LINK_UP, max pairs 1, mtu 1500
+  const config = new Uint8Array([0x52, 0x54, 0, 0x12, 0x34, 0x56, 1, 0, 1, 0, 0xdc, 0x05]);
+  const bar = new FakeModernBar({
+    deviceType: 1,
+    features: FEATURES,
+    queueSizes: [size, size],
+    config,
+  });
+  const t = new ModernTransport({ deviceType: 1, caps: bar.caps(), openBar: () => bar });
+  const dma = new FakeDma();
+  const net = VirtioNet.open(t, dma, { format });
+  const sim = new SimNetLoopback(dma, {
+    format: net.format,
+    size,
+    eventIdx: true,
+    loopback: o.loopback ?? true,
+  });
+  sim.attach(bar.state.queues[0]!, bar.state.queues[1]!);
+  const port: NetPort = { address: "0000:00:04.0", net, access: "sim" };
+  return { bar, net, sim, port };
+}
+
+function options(args: string[]) {
+  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
+  return buildOptions(values, positionals);
+}
+
+/** A clock that moves 1 µs per reading; sleeps move it by their length. */
+function fakeTime(stepNs = 1000) {
+  let now = 1e9;
+  return {
+    clock: () => (now += stepNs),
+    sleep: (ms: number) => {
+      now += ms * 1e6;
+      return Promise.resolve();
+    },
+    get now() {
+      return now;
+    },
+  };
+}
+
+const deps = (tick: () => void, extra: Partial<SessionDeps> = {}, stepNs = 1000): SessionDeps => {
+  const t = fakeTime(stepNs);
+  return { signal: new AbortController().signal, clock: t.clock, sleep: t.sleep, tick, ...extra };
+};
+
+for (const format of ["split", "packed"] as const) {
+  Deno.test(`pktgen run (${format}): transmit sends exactly --count valid frames in size order`, async () => {
+    const { sim, port, net } = simPort(format, { loopback: false });
+    assert.equal(net.format, format);
+    const seen: Uint8Array[] = [];
+    sim.onTransmit = (f) => seen.push(f);
+    const o = options([
+      "00:04.0",
+      "-n",
+      "1000",
+      "--size",
+      "64-70",
+      "--quiet",
+      "--src-port",
+      "1000-1003",
+    ]);
+    const r = await runSession(o, { tx: port }, deps(() => sim.step()));
+    assert.equal(r.stopReason, "count");
+    assert.equal(r.sent, 1000);
+    assert.equal(r.summary.tx.packets, 1000);
+    sim.step();
+    assert.equal(seen.length, 1000);
+    const rx = new ReceivedFrame();
+    let bytes = 0;
+    seen.forEach((f, i) => {
+      assert.equal(parseFrame(f, 0, f.length, rx), RxStatus.OK, `frame ${i}`);
+      assert.equal(rx.seq, i);
+      assert.equal(wireSize(f.length), 64 + (i % 7));
+      assert.equal(rx.srcPort, 1000 + (i % 4));
+      bytes += wireSize(f.length);
+    });
+    assert.equal(r.summary.tx.bytes, bytes);
+    assert.equal(r.expectations.met, true);
+  });
+
+  Deno.test(`pktgen run (${format}): loopback counts every frame once, with latency`, async () => {
+    const { sim, port } = simPort(format);
+    const o = options([
+      "00:04.0",
+      "--loopback",
+      "00:05.0",
+      "-n",
+      "2000",
+      "--size",
+      "imix",
+      "--quiet",
+    ]);
+    const r = await runSession(o, { tx: port, rx: port }, deps(() => sim.step()));
+    assert.equal(r.sent, 2000);
+    assert.equal(r.summary.rx.unique, 2000);
+    assert.equal(r.summary.rx.lost, 0);
+    assert.equal(r.summary.rx.duplicates, 0);
+    assert.equal(r.summary.rx.reordered, 0);
+    assert.equal(r.summary.rx.errors, 0);
+    assert.ok(r.summary.latency && r.summary.latency.count === 2000);
+    assert.ok(r.summary.latency.minNs >= 0);
+    assert.equal(r.summary.rx.bytes, r.summary.tx.bytes);
+    assert.equal(r.expectations.met, true);
+  });
+
+  Deno.test(`pktgen run (${format}): loss, duplicates and reordering made on the wire are reported`, async () => {
+    const { sim, port } = simPort(format, { loopback: false });
+    // The wire: drops every 10th frame, duplicates every 7th, swaps each 13th with the next.
+    let i = 0;
+    let held: Uint8Array | undefined;
+    sim.onTransmit = (f) => {
+      const n = i++;
+      if (n % 10 === 9) return;
+      if (n % 13 === 0) {
+        held = f;
+        return;
+      }
+      sim.inject(f);
+      if (n % 7 === 0) sim.inject(f);
+      if (held) {
+        sim.inject(held);
+        held = undefined;
+      }
+    };
+    const n = 1300;
+    const o = options([
+      "00:04.0",
+      "--loopback",
+      "00:05.0",
+      "-n",
+      `${n}`,
+      "--quiet",
+      "--expect-loss",
+      "200",
+    ]);
+    const r = await runSession(o, { tx: port, rx: port }, deps(() => sim.step()));
+    let dropped = 0, dups = 0, swapped = 0;
+    for (let k = 0; k < n; k++) {
+      if (k % 10 === 9) dropped++;
+      else if (k % 13 === 0) swapped++; // held back, arrives after the next one that passes
+      else if (k % 7 === 0) dups++;
+    }
+    assert.equal(r.summary.rx.lost, dropped);
+    assert.equal(r.summary.rx.duplicates, dups);
+    assert.equal(r.summary.rx.reordered, swapped);
+    assert.equal(r.summary.rx.unique, n - dropped);
+    assert.equal(r.expectations.met, true, "130 lost ≤ 200 expected");
+    const strict = await runSession(
+      options(["00:04.0", "--loopback", "00:05.0", "-n", "100", "--quiet", "--expect-loss", "0"]),
+      { tx: port, rx: port },
+      deps(() => sim.step()),
+    );
+    assert.equal(strict.expectations.met, false);
+    assert.match(strict.expectations.failures[0]!, /frames lost, at most 0 expected/);
+  });
+}
+
+Deno.test("pktgen run: --rate holds on a fake clock (pps and bit/s)", async () => {
+  for (const [rate, want] of [["20k", 20_000], ["10.24Mbit", 20_000]] as const) {
+    const { sim, port } = simPort("split", { loopback: false });
+    const o = options(["00:04.0", "--rate", rate, "--duration", "2", "--quiet"]);
+    const r = await runSession(o, { tx: port }, deps(() => sim.step()));
+    assert.equal(r.stopReason, "duration");
+    const pps = r.summary.tx.packets / 2;
+    assert.ok(Math.abs(pps - want) / want < 0.02, `${rate}: ${pps} pps, want ${want}`);
+  }
+});
+
+Deno.test("pktgen run: a device that stops consuming ends the run with a stall error", async () => {
+  const { port } = simPort("split", { loopback: false });
+  const events: string[] = [];
+  const o = options(["00:04.0", "--stall-timeout", "0.5", "--quiet"]);
+  const r = await runSession(o, { tx: port }, deps(() => {}, { onEvent: (m) => events.push(m) }));
+  assert.equal(r.stopReason, "error");
+  assert.match(r.error!, /transmit stalled: the device took no frame for 0.5 s/);
+  assert.equal(r.sent, 64, "one ring's worth went out");
+  assert.equal(r.expectations.met, false);
+});
+
+Deno.test("pktgen run: link down is reported, a vanished device (status 0xff) stops the run", async () => {
+  const { sim, port, bar } = simPort("packed");
+  const events: string[] = [];
+  let turns = 0;
+  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
+  const r = await runSession(o, { tx: port, rx: port }, {
+    ...deps(
+      () => {
+        sim.step();
+        turns++;
+        if (turns === 2000) bar.config[6] = 0; // link down
+        if (turns === 8000) bar.state.status = 0xff; // surprise removal
+      },
+      {},
+      50_000,
+    ),
+    onEvent: (m) => events.push(m),
+  });
+  assert.deepEqual(events, ["0000:00:04.0: link down"]);
+  assert.equal(
+    r.linkEvents.length,
+    1,
+    "one device watched once, though it both sends and receives",
+  );
+  assert.equal(r.linkEvents[0]!.up, false);
+  assert.equal(r.stopReason, "error");
+  assert.match(r.error!, /status reads 0xff: the device is gone/);
+});
+
+Deno.test("pktgen run: an abort (SIGINT) stops an unbounded run with its summary", async () => {
+  const { sim, port } = simPort("split");
+  const ac = new AbortController();
+  let turns = 0;
+  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet"]);
+  const r = await runSession(o, { tx: port, rx: port }, {
+    ...deps(() => {
+      sim.step();
+      if (++turns === 500) ac.abort();
+    }),
+    signal: ac.signal,
+  });
+  assert.equal(r.stopReason, "signal");
+  assert.ok(r.sent > 1000);
+  assert.ok(r.summary.rx.unique >= r.sent - 64, "all but what was in flight arrived");
+});
+
+Deno.test("pktgen run: --rx counts valid frames and errors, stops at --count", async () => {
+  const { sim, port } = simPort("split", { loopback: false });
+  // Frames from another generator run, and some foreign traffic.
+  const { sim: gen, port: genPort } = simPort("split", { loopback: false });
+  const frames: Uint8Array[] = [];
+  gen.onTransmit = (f) => frames.push(f);
+  await runSession(
+    options(["00:05.0", "-n", "310", "--quiet"]),
+    { tx: genPort },
+    deps(() => gen.step()),
+  );
+  gen.step();
+  let fed = 0;
+  const o = options(["00:04.0", "--rx", "-n", "300", "--quiet", "--verify"]);
+  const r = await runSession(
+    o,
+    { rx: port },
+    deps(() => {
+      for (let k = 0; k < 16 && fed < frames.length; k++) {
+        if (fed % 50 === 0) sim.inject(new Uint8Array(60)); // not ours
+        const f = frames[fed++]!;
+        if (fed === 100) f[f.length - 1]! ^= 0xff; // corrupt one payload byte
+        sim.inject(f);
+      }
+      sim.step();
+    }),
+  );
+  assert.equal(r.stopReason, "count");
+  assert.equal(r.summary.rx.packets, 300, "--count counts valid frames");
+  assert.equal(r.summary.rx.unique, 300);
+  assert.equal(r.summary.rx.errorsByKind.bad_udp_checksum, 1);
+  assert.ok(r.summary.rx.errorsByKind.not_udp! >= 6);
+  assert.equal(r.summary.latency, null, "no shared clock in rx mode");
+});
