@@ -1,0 +1,35 @@
+/** A virtio-net device over the fake modern BAR with the simulated NIC behind it, for pktgen tests. */
+import { FakeModernBar } from "../../testing/fake_virtio_pci.ts";
+import { FakeDma } from "../../testing/fake_dma.ts";
+import { SimNetLoopback } from "../../testing/sim_net.ts";
+import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
+import { VirtioNet } from "../../lib/net/virtio_net.ts";
+import type { NetPort } from "../../lib/pktgen/run/session.ts";
+
+const F = (n: number) => 1n << BigInt(n);
+const FEATURES = F(32) | F(5) | F(16) | F(29) | F(34) | F(3); // VERSION_1 MAC STATUS EVENT_IDX PACKED MTU
+
+/** `loopback: false` leaves the wire to `sim.onTransmit`. */
+export function simPort(format: "split" | "packed", o: { loopback?: boolean; size?: number } = {}) {
+  const size = o.size ?? 64;
+  // mac 52:54:00:12:34:56, status LINK_UP, max pairs 1, mtu 1500
+  const config = new Uint8Array([0x52, 0x54, 0, 0x12, 0x34, 0x56, 1, 0, 1, 0, 0xdc, 0x05]);
+  const bar = new FakeModernBar({
+    deviceType: 1,
+    features: FEATURES,
+    queueSizes: [size, size],
+    config,
+  });
+  const t = new ModernTransport({ deviceType: 1, caps: bar.caps(), openBar: () => bar });
+  const dma = new FakeDma();
+  const net = VirtioNet.open(t, dma, { format });
+  const sim = new SimNetLoopback(dma, {
+    format: net.format,
+    size,
+    eventIdx: true,
+    loopback: o.loopback ?? true,
+  });
+  sim.attach(bar.state.queues[0]!, bar.state.queues[1]!);
+  const port: NetPort = { address: "0000:00:04.0", net, access: "sim" };
+  return { bar, net, sim, port };
+}
