@@ -1,0 +1,131 @@
+/**
+ * `virtio diag [DEVICE...] [--active] [--json|--jsonl] [--junit FILE] [--force]`: named
+ * health checks per virtio device with pass/warn/fail/skip and a reason. The logic is in
+ * `lib/diag/`; this parses and renders. Exit 0 only when no check failed.
+ *
+ * @module
+ */
+import type { Command, CommandIO } from "./command.ts";
+import { intOption, parseArgs } from "./args.ts";
+import { UsageError, VirtioError } from "../lib/errors.ts";
+import { normalizePciAddress } from "../lib/pci/address.ts";
+import { openBarRegion } from "../lib/pci/bar.ts";
+import type { AccessPath } from "../lib/driver/virtio_pci_device.ts";
+import { diagnose, type DiagOptions } from "../lib/diag/run.ts";
+import { DIAG_SCHEMA } from "../lib/diag/report.ts";
+import { renderDiagJsonLine, renderDiagText, renderJUnit } from "../lib/diag/render.ts";
+
+const usage = `Usage: virtio diag [DEVICE...] [options]
+
+Named health checks for every virtio device (or the ones given), each pass, warn, fail or
+skip with a one-line reason. Passive checks are read-only and safe on any machine:
+  pci.config, pci.capabilities, virtio.capabilities, virtio.features, virtio.status,
+  net.link (NICs), blk.capacity (disks)
+--active also takes each device over (refused for devices in use unless --force) and runs
+  init.sequence, queues.setup, net.selftest (NICs), device.restored
+then gives the device back to its driver.
+
+Arguments:
+  DEVICE             PCI address (0000:00:04.0 or 00:04.0); default: all virtio devices
+
+Options:
+      --active       run the takeover checks (root; only on devices you can spare)
+      --force        with --active: take devices that look in use (never the root disk)
+      --access PATH  with --active: auto (default), sysfs or vfio
+      --peer DEVICE  with --active: a second NIC of ours on the same wire that must
+                     receive the self-test frames
+      --frames N     frames the NIC self-test sends (default 64)
+      --json         one JSON document (schema ${DIAG_SCHEMA}, docs/diag-json.md)
+      --jsonl        one JSON line per device, printed as each finishes
+      --junit FILE   also write JUnit XML (one testsuite per device, one testcase per check)
+      --sysfs DIR    sysfs root (default /sys; for recorded trees)
+  -h, --help         this help
+
+Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 usage error.`;
+
+/** Injectable pieces for tests. */
+export interface DiagRunDeps {
+  readonly openBar?: DiagOptions["openBar"];
+  readonly open?: DiagOptions["open"];
+  readonly currentDriver?: DiagOptions["currentDriver"];
+  readonly hostname?: string;
+}
+
+/** Runs `virtio diag` with `args`; returns the exit code. */
+export async function runDiag(
+  args: string[],
+  io: CommandIO,
+  deps: DiagRunDeps = {},
+): Promise<number> {
+  const { values, positionals } = parseArgs(args, {
+    active: { type: "boolean" },
+    force: { type: "boolean" },
+    access: { type: "string" },
+    peer: { type: "string" },
+    frames: { type: "string" },
+    json: { type: "boolean" },
+    jsonl: { type: "boolean" },
+    junit: { type: "string" },
+    sysfs: { type: "string" },
+  });
+  if (values.json && values.jsonl) throw new UsageError("--json and --jsonl exclude each other");
+  const access = values.access ?? "auto";
+  if (!["auto", "sysfs", "vfio"].includes(access)) {
+    throw new UsageError(`--access must be auto, sysfs or vfio, got '${access}'`);
+  }
+  for (const opt of ["force", "access", "peer", "frames"] as const) {
+    if (values[opt] !== undefined && !values.active) {
+      throw new UsageError(`--${opt} only applies with --active`);
+    }
+  }
+  const frames = intOption("frames", values.frames, 1, 4096);
+  const addresses = positionals.map(normalizePciAddress);
+  const peer = values.peer === undefined ? undefined : normalizePciAddress(values.peer);
+  if (peer && addresses.includes(peer)) {
+    throw new UsageError(`--peer ${peer} is also a device to diagnose`);
+  }
+  const sysfsRoot = values.sysfs;
+  const report = await diagnose({
+    ...(addresses.length ? { addresses } : {}),
+    ...(sysfsRoot ? { sysfsRoot } : {}),
+    openBar: deps.openBar ??
+      ((a, b, o) =>
+        openBarRegion(a, b, { writable: o.writable, sysfsRoot: sysfsParent(sysfsRoot) })),
+    active: values.active === true,
+    force: values.force === true,
+    access: access as AccessPath | "auto",
+    ...(peer ? { peer } : {}),
+    ...(frames === undefined ? {} : { frames }),
+    log: (l) => io.err(`${l}\n`),
+    ...(deps.open ? { open: deps.open } : {}),
+    ...(deps.currentDriver ? { currentDriver: deps.currentDriver } : {}),
+    ...(values.jsonl ? { onDevice: (d) => io.out(renderDiagJsonLine(d)) } : {}),
+  });
+  if (values.junit !== undefined) {
+    const host = deps.hostname ?? Deno.hostname();
+    try {
+      Deno.writeTextFileSync(values.junit, renderJUnit(report, host));
+    } catch (e) {
+      throw new VirtioError(`cannot write ${values.junit}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  if (values.json) io.out(JSON.stringify(report, null, 2) + "\n");
+  else if (!values.jsonl) io.out(renderDiagText(report, { color: io.color }));
+  if (report.devices.length === 0) io.err("virtio: no virtio devices found\n");
+  return report.ok ? 0 : 1;
+}
+
+/** openBarRegion takes the filesystem root above `sys`. */
+function sysfsParent(sysfs: string | undefined): string {
+  if (!sysfs) return "/";
+  const trimmed = sysfs.replace(/\/+$/, "");
+  if (!trimmed.endsWith("/sys")) throw new UsageError(`--sysfs must name a directory called sys`);
+  return trimmed.slice(0, -4) || "/";
+}
+
+export const diagCommand: Command = {
+  name: "diag",
+  summary: "health checks per device: pass/warn/fail, --json/--jsonl/--junit",
+  usage,
+  run: (args, io) => runDiag(args, io),
+};
