@@ -5,6 +5,7 @@
  */
 import type { Command } from "./command.ts";
 import { bindCommand, unbindCommand } from "./bind.ts";
+import { diagCommand } from "./diag.ts";
 import { labCommand } from "./lab.ts";
 import { pktgenCommand } from "./pktgen.ts";
 import { probeCommand } from "./probe.ts";
@@ -19,4 +20,5 @@ export const commands: readonly Command[] = [
   bindCommand,
   unbindCommand,
   restoreCommand,
+  diagCommand,
 ];
