@@ -8,3 +8,10 @@
 export { DmaFault, FakeDma } from "./fake_dma.ts";
 export { type SimBuffer, SimProtocolError, SimQueue, type SimQueueOptions } from "./sim_device.ts";
 export { SimNetLoopback, type SimNetOptions } from "./sim_net.ts";
+export {
+  type FakeDeviceOptions,
+  FakeLegacyBar,
+  FakeModernBar,
+  type QueueProgram,
+} from "./fake_virtio_pci.ts";
+export { FakeBarRegion, FakeConfigSpace } from "./fake_config_space.ts";
