@@ -41,7 +41,7 @@ function renderText(devices: DeviceStatus[]): string {
         d.transport.padEnd(12),
         driver.padEnd(24),
         (names || "-").padEnd(8),
-        d.inUse ? "IN USE" : "free",
+        d.critical.length > 0 ? "IN USE (never taken)" : d.inUse ? "IN USE" : "free",
       ].join("  "),
     );
     for (const r of d.reasons) lines.push(`    ${r}`);

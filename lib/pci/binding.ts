@@ -297,8 +297,11 @@ function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): voi
   if (record.originalCommand !== null && exists(sysfs.device(address, "config"))) {
     writeCommand(address, record.originalCommand, options);
   }
-  if (record.originalDriver !== record.driver) {
-    if (currentDriver(address, options) === record.driver) unbindDriver(address, options);
+  // Only a device still as we left it (on our driver, or unbound) is moved: one already
+  // back on its driver, or bound elsewhere by someone since, is left alone.
+  const now = currentDriver(address, options);
+  if (record.originalDriver !== record.driver && (now === record.driver || now === null)) {
+    if (now !== null) unbindDriver(address, options);
     setDriverOverride(address, null, options);
     if (record.originalDriver !== null) rebindOriginal(address, record.originalDriver, options);
   }

@@ -52,6 +52,8 @@ export interface DeviceStatus {
   readonly disks: string[];
   readonly inUse: boolean;
   readonly reasons: string[];
+  /** Reasons no --force overrides (it carries the root filesystem). */
+  readonly critical: string[];
   readonly claim: (ClaimRecord & { ownerAlive: boolean }) | null;
 }
 
@@ -102,6 +104,7 @@ function statusOf(
     disks: usage.disks,
     inUse: reasons.length > 0,
     reasons,
+    critical: usage.critical,
     claim: claim === null ? null : { ...claim.record, ownerAlive: claim.ownerAlive },
   };
 }
