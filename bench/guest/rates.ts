@@ -1,0 +1,337 @@
+/**
+ * Runs INSIDE the lab guest (bench/lab_rates.ts starts it): packet rates of `virtio pktgen`,
+ * `dpdk-testpmd` and the kernel's pktgen on the same NICs in one boot, then the JS heap of a
+ * long `virtio pktgen` run. Prints one JSON line per measurement ({@link RateRecord},
+ * {@link HeapRecord}) on stdout; progress on stderr.
+ *
+ * It rebinds NICs (uio_pci_generic for testpmd, back to virtio-pci after), so it refuses to
+ * run anywhere but the lab guest.
+ *
+ *   deno run -A bench/guest/rates.ts --nics net-modern=0000:00:04.0,... --peer ADDR
+ *     [--sizes 64,1518] [--seconds 4] [--rx] [--heap-seconds 60] [--heap-nic ADDR]
+ */
+import { parseArgs } from "node:util";
+import {
+  type HeapRecord,
+  kernelPktgenPps,
+  pktgenIntervalPps,
+  type RateRecord,
+  steadyRate,
+  testpmdPps,
+} from "./parse.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    nics: { type: "string", default: "" },
+    peer: { type: "string" },
+    sizes: { type: "string", default: "64,1518" },
+    seconds: { type: "string", default: "4" },
+    tx: { type: "boolean", default: false },
+    rx: { type: "boolean", default: false },
+    "heap-seconds": { type: "string", default: "0" },
+    "heap-nic": { type: "string" },
+  },
+});
+
+function inLabGuest(): boolean {
+  try {
+    return Deno.env.get("VIRTIO_BENCH_GUEST") === "1" &&
+      Deno.readTextFileSync("/proc/cmdline").includes("rdinit=/init");
+  } catch {
+    return false;
+  }
+}
+if (!inLabGuest()) {
+  console.error("bench/guest/rates.ts rebinds NICs: it runs only inside the lab guest");
+  Deno.exit(2);
+}
+
+const SECONDS = Number(a.seconds);
+const SIZES = a.sizes.split(",").map(Number);
+const NICS = a.nics.split(",").filter(Boolean).map((p) => {
+  const [nic, address] = p.split("=");
+  return { nic: nic!, address: address! };
+});
+const REPO = new URL("../../", import.meta.url).pathname;
+const log = (m: string) => console.error(`bench: ${m}`);
+const emit = (r: RateRecord | HeapRecord) => console.log(JSON.stringify(r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dec = new TextDecoder();
+
+// ---- sysfs binding (guest devices only; the guard above) ----
+
+function driverOf(address: string): string | undefined {
+  try {
+    return Deno.readLinkSync(`/sys/bus/pci/devices/${address}/driver`).split("/").pop();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Binds a lab NIC to `driver` with driver_override (cleared again for virtio-pci). */
+function bindTo(address: string, driver: "uio_pci_generic" | "virtio-pci"): void {
+  const dev = `/sys/bus/pci/devices/${address}`;
+  if (Deno.readTextFileSync(`${dev}/vendor`).trim() !== "0x1af4") {
+    throw new Error(`${address} is not a virtio device`);
+  }
+  if (driverOf(address) === driver) return;
+  Deno.writeTextFileSync(`${dev}/driver_override`, driver === "virtio-pci" ? "\n" : driver);
+  if (driverOf(address)) Deno.writeTextFileSync(`${dev}/driver/unbind`, address);
+  Deno.writeTextFileSync("/sys/bus/pci/drivers_probe", address);
+  if (driverOf(address) !== driver) throw new Error(`${address}: could not bind ${driver}`);
+}
+
+function ifname(address: string): string {
+  for (const v of Deno.readDirSync(`/sys/bus/pci/devices/${address}`)) {
+    if (!v.name.startsWith("virtio")) continue;
+    for (const n of Deno.readDirSync(`/sys/bus/pci/devices/${address}/${v.name}/net`)) {
+      return n.name;
+    }
+  }
+  throw new Error(`${address} has no kernel network interface`);
+}
+
+async function sh(cmd: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", cmd], stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd}: ${dec.decode(out.stderr).trim()}`);
+  return dec.decode(out.stdout).trim();
+}
+
+// ---- testpmd ----
+
+interface Testpmd {
+  /** Resolves with the per-second samples once `samples` of them were seen (or it ended). */
+  samples(count: number): Promise<number[]>;
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts testpmd on one NIC (already bound to uio_pci_generic). Its stdout is line-buffered
+ * (stdbuf) so each per-second figure arrives when printed.
+ */
+function startTestpmd(
+  address: string,
+  mode: "txonly" | "rxonly",
+  size: number,
+  lcores: string,
+  prefix: string,
+): Testpmd {
+  const args = [
+    "-oL",
+    "dpdk-testpmd",
+    "--lcores",
+    lcores,
+    "-n",
+    "1",
+    "-m",
+    "128",
+    "--file-prefix",
+    prefix,
+    "-a",
+    address,
+    "--",
+    `--forward-mode=${mode}`,
+    // testpmd's packet length excludes the FCS our sizes include: 64 → 60.
+    `--txpkts=${size - 4}`,
+    "--total-num-mbufs=8192",
+    "--stats-period=1",
+    "--nb-cores=1",
+  ];
+  const child = new Deno.Command("stdbuf", { args, stdout: "piped", stderr: "piped" }).spawn();
+  let text = "";
+  const waiters: (() => void)[] = [];
+  let ended = false;
+  const reading = (async () => {
+    for await (const chunk of child.stdout) {
+      text += dec.decode(chunk, { stream: true });
+      waiters.splice(0).forEach((w) => w());
+    }
+    ended = true;
+    waiters.splice(0).forEach((w) => w());
+  })();
+  const errText = new Response(child.stderr).text();
+  const dir = mode === "txonly" ? "tx" : "rx";
+  const killer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  return {
+    async samples(count) {
+      while (!ended && testpmdPps(text, dir).length < count) {
+        await new Promise<void>((r) => waiters.push(r));
+      }
+      if (ended && testpmdPps(text, dir).length === 0) {
+        throw new Error(
+          `testpmd ended: ${(await errText).trim().split("\n").slice(-3).join(" | ")}`,
+        );
+      }
+      return testpmdPps(text, dir).slice(0, count);
+    },
+    async stop() {
+      try {
+        child.kill("SIGINT");
+      } catch { /* ended */ }
+      await child.status;
+      await reading;
+      clearTimeout(killer);
+      return text;
+    },
+  };
+}
+
+/** Binds to uio, runs testpmd for SECONDS per-second samples after the first, binds back. */
+async function testpmdRun(
+  address: string,
+  mode: "txonly" | "rxonly",
+  size: number,
+  lcores: string,
+): Promise<number[]> {
+  bindTo(address, "uio_pci_generic");
+  try {
+    const t = startTestpmd(address, mode, size, lcores, `m${address.replace(/\W/g, "")}`);
+    try {
+      return await t.samples(SECONDS + 1);
+    } finally {
+      await t.stop();
+    }
+  } finally {
+    bindTo(address, "virtio-pci");
+  }
+}
+
+// ---- virtio pktgen (the CLI, as users run it) ----
+
+async function ourPktgen(address: string, args: string[], cpu?: number): Promise<string> {
+  const cmd = ["virtio", "pktgen", address, ...args, "--duration", String(SECONDS + 1)];
+  cmd.push("--json", "--interval", "1", "--quiet", "--force", "--access", "sysfs");
+  const argv = cpu === undefined ? cmd : ["taskset", "-c", String(cpu), ...cmd];
+  const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stderr: "piped" })
+    .output();
+  const stdout = dec.decode(out.stdout);
+  if (!stdout.includes('"summary"')) {
+    throw new Error(`virtio pktgen: ${dec.decode(out.stderr).trim().split("\n").slice(-3)}`);
+  }
+  return stdout;
+}
+
+// ---- kernel pktgen through virtio_net ----
+
+const PG = "/proc/net/pktgen";
+const pg = (file: string, cmd: string) => Deno.writeTextFileSync(`${PG}/${file}`, cmd + "\n");
+
+async function kernelPktgen(address: string, size: number): Promise<number> {
+  const ifc = ifname(address);
+  await sh(`ip link set ${ifc} up`);
+  try {
+    pg("kpktgend_0", "rem_device_all");
+    pg("kpktgend_0", `add_device ${ifc}`);
+    for (
+      const c of [
+        "count 0",
+        `pkt_size ${size - 4}`, // pktgen's size excludes the FCS
+        "delay 0",
+        "clone_skb 0",
+        "dst 10.0.0.2",
+        "dst_mac 02:00:00:00:00:02",
+      ]
+    ) pg(ifc, c);
+    const run = new Deno.Command("sh", { args: ["-c", `echo start > ${PG}/pgctrl`] }).spawn();
+    await sleep(SECONDS * 1000);
+    pg("pgctrl", "stop");
+    await run.status;
+    const pps = kernelPktgenPps(Deno.readTextFileSync(`${PG}/${ifc}`));
+    if (pps === undefined) throw new Error(`no result in ${PG}/${ifc}`);
+    return pps;
+  } finally {
+    pg("kpktgend_0", "rem_device_all");
+    await sh(`ip link set ${ifc} down`);
+  }
+}
+
+// ---- the plan ----
+
+async function measure(
+  base: Omit<RateRecord, "kind" | "pps" | "samples">,
+  run: () => Promise<number[] | number>,
+): Promise<void> {
+  const t0 = performance.now();
+  try {
+    const got = await run();
+    const samples = typeof got === "number" ? [] : got;
+    const pps = typeof got === "number" ? got : steadyRate(got);
+    emit({ kind: "rate", ...base, pps, samples });
+    log(
+      `${base.direction} ${base.tool} ${base.nic} ${base.size} B: ${(pps / 1e6).toFixed(3)} Mpps` +
+        ` (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    emit({ kind: "rate", ...base, pps: null, samples: [], error });
+    log(`${base.direction} ${base.tool} ${base.nic} ${base.size} B failed: ${error}`);
+  }
+}
+
+const ringFor = (nic: string) => (nic.includes("packed") ? "packed" : "split");
+
+if (a.tx) {
+  for (const { nic, address } of NICS) {
+    for (const size of SIZES) {
+      const base = { direction: "tx" as const, nic, address, size };
+      await measure({ ...base, tool: "virtio" }, async () =>
+        pktgenIntervalPps(
+          await ourPktgen(address, ["--size", String(size), "--ring", ringFor(nic)]),
+          "tx",
+        ));
+      await measure(
+        { ...base, tool: "testpmd" },
+        () => testpmdRun(address, "txonly", size, "0@0,1@1"),
+      );
+      await measure({ ...base, tool: "kernel" }, () => kernelPktgen(address, size));
+    }
+  }
+}
+
+if (a.rx && a.peer) {
+  // One traffic source for every receiver: testpmd txonly on the peer NIC, both of its
+  // lcores on CPU 1; the receivers (ours and testpmd rxonly) run on CPU 0.
+  for (const size of SIZES) {
+    bindTo(a.peer, "uio_pci_generic");
+    const source = startTestpmd(a.peer, "txonly", size, "0@1,1@1", "source");
+    try {
+      const first = await source.samples(2);
+      log(`rx source (testpmd txonly on ${a.peer}, ${size} B): ${first.at(-1)} pps`);
+      for (const { nic, address } of NICS) {
+        const base = { direction: "rx" as const, nic, address, size };
+        await measure({ ...base, tool: "virtio" }, async () =>
+          pktgenIntervalPps(
+            await ourPktgen(address, ["--rx", "--ring", ringFor(nic)], 0),
+            "rx",
+          ));
+        await measure(
+          { ...base, tool: "testpmd" },
+          () => testpmdRun(address, "rxonly", size, "0@0,1@0"),
+        );
+      }
+    } catch (e) {
+      log(`rx source failed: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      await source.stop();
+      bindTo(a.peer, "virtio-pci");
+    }
+  }
+}
+
+const heapSeconds = Number(a["heap-seconds"]);
+if (heapSeconds > 0 && a["heap-nic"]) {
+  const out = await new Deno.Command("deno", {
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      `${REPO}bench/guest/heap.ts`,
+      a["heap-nic"],
+      String(heapSeconds),
+    ],
+    stderr: "inherit",
+  }).output();
+  const line = dec.decode(out.stdout).split("\n").find((l) => l.includes('"heap"'));
+  if (line) console.log(line);
+  else log("heap run printed nothing");
+}

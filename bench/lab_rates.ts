@@ -1,0 +1,243 @@
+/**
+ * Packet rates in the lab, in ONE boot on the same NICs: `virtio pktgen` against
+ * `dpdk-testpmd` (txonly / rxonly over uio_pci_generic) and the kernel's pktgen through
+ * virtio_net; then the JS heap over a long `virtio pktgen` run. The guest half is
+ * bench/guest/rates.ts; this half boots the lab, reads its JSON lines, prints the table with
+ * our ratio to each tool and draws `out/bench-rates.svg`.
+ *
+ * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]`
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { runInLab } from "../lib/lab/vm.ts";
+import { pciAddress, resolveDevices } from "../lib/lab/devices.ts";
+import { barChartSvg } from "../lib/pktgen/plot.ts";
+import { type HeapRecord, heapSummary, type RateRecord } from "./guest/parse.ts";
+
+export interface LabRatesOptions {
+  quick?: boolean;
+  /** Transmit and receive rates (default true). */
+  rates?: boolean;
+  /** The heap run (default true; 60 s, 10 s with quick). */
+  memory?: boolean;
+  /** Where the SVG chart goes; default `<repo>/out/bench-rates.svg`. */
+  svgPath?: string;
+  /** Guest progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface LabRatesResult {
+  /** Seconds of each measurement (plus one dropped warm-up second). */
+  secondsPerRun: number;
+  bootMs: number;
+  totalMs: number;
+  rates: RateRecord[];
+  /** Our steady Mpps divided by the other tool's, per direction/NIC/size/tool. */
+  ratios: { direction: string; nic: string; size: number; versus: string; ratio: number }[];
+  heap?: HeapRecord & { summary: ReturnType<typeof heapSummary> };
+  svgPath?: string;
+  /** Guest-side failures worth reading (rates that could not be measured). */
+  errors: string[];
+}
+
+const NICS = ["net-modern", "net-packed", "net-legacy"];
+const PEER = "net-peer";
+const REPO = new URL("../", import.meta.url).pathname;
+
+function addressOf(name: string): string {
+  const d = resolveDevices(name)[0]!;
+  return pciAddress(d.slot);
+}
+
+/** Our rate over each other tool's, for every cell where both were measured. */
+export function ratiosOf(rates: readonly RateRecord[]): LabRatesResult["ratios"] {
+  const out: LabRatesResult["ratios"] = [];
+  for (const ours of rates.filter((r) => r.tool === "virtio" && r.pps)) {
+    for (const other of rates) {
+      if (
+        other.tool === "virtio" || !other.pps || other.direction !== ours.direction ||
+        other.nic !== ours.nic || other.size !== ours.size
+      ) continue;
+      out.push({
+        direction: ours.direction,
+        nic: ours.nic,
+        size: ours.size,
+        versus: other.tool,
+        ratio: ours.pps! / other.pps,
+      });
+    }
+  }
+  return out;
+}
+
+const TOOL_NAMES: Record<RateRecord["tool"], string> = {
+  virtio: "virtio pktgen",
+  testpmd: "dpdk-testpmd",
+  kernel: "kernel pktgen",
+};
+
+/** Grouped bars: one group per direction/NIC/size, one bar per tool, in Mpps. */
+export function ratesChartSvg(rates: readonly RateRecord[], title: string): string {
+  const key = (r: RateRecord) => `${r.direction} ${r.nic.replace("net-", "")} ${r.size} B`;
+  const categories = [...new Set(rates.map(key))];
+  const tools = (["virtio", "testpmd", "kernel"] as const).filter((t) =>
+    rates.some((r) => r.tool === t)
+  );
+  return barChartSvg({
+    title,
+    yLabel: "Mpps",
+    categories,
+    series: tools.map((t) => ({
+      name: TOOL_NAMES[t],
+      values: categories.map((c) => {
+        const r = rates.find((x) => x.tool === t && key(x) === c);
+        return r?.pps ? r.pps / 1e6 : NaN;
+      }),
+    })),
+    valueFormat: (v) => v.toFixed(2),
+    width: Math.max(900, 110 * categories.length),
+    height: 500,
+  });
+}
+
+/** Boots the lab once and measures; see the module doc. */
+export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesResult> {
+  const quick = o.quick ?? false;
+  const rates = o.rates ?? true;
+  const memory = o.memory ?? true;
+  const seconds = quick ? 2 : 4;
+  const heapSeconds = memory ? (quick ? 10 : 60) : 0;
+  const nics = NICS.map((n) => `${n}=${addressOf(n)}`).join(",");
+  const command = [
+    "deno",
+    "run",
+    "-A",
+    "--no-check",
+    `${REPO}bench/guest/rates.ts`,
+    "--nics",
+    nics,
+    "--peer",
+    addressOf(PEER),
+    "--seconds",
+    String(seconds),
+    "--sizes",
+    "64,1518",
+    "--heap-seconds",
+    String(heapSeconds),
+    "--heap-nic",
+    addressOf("net-modern"),
+    ...(rates ? ["--tx", "--rx"] : []),
+  ];
+  const lab = await runInLab({
+    devices: "net",
+    command,
+    // A hub port with no peer accepts every frame: transmit never waits for a receiver.
+    qemuArgs: ["-netdev", "hubport,id=sink,hubid=0"],
+    memoryMiB: 2048,
+    hugepages: 384,
+    env: { VIRTIO_BENCH_GUEST: "1" },
+    timeoutMs: 570_000,
+    onConsole: (l) => {
+      if (l.startsWith("bench:")) o.log?.(l);
+    },
+  });
+  const records = lab.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    JSON.parse(l) as RateRecord | HeapRecord
+  );
+  const rateRecords = records.filter((r): r is RateRecord => r.kind === "rate");
+  const heapRecord = records.find((r): r is HeapRecord => r.kind === "heap");
+  const errors = rateRecords.filter((r) => r.error).map((r) =>
+    `${r.direction} ${r.tool} ${r.nic} ${r.size} B: ${r.error}`
+  );
+  if (heapRecord?.error) errors.push(`heap run: ${heapRecord.error}`);
+  if (lab.code !== 0) errors.push(`guest script exited ${lab.code}`);
+  const result: LabRatesResult = {
+    secondsPerRun: seconds,
+    bootMs: lab.bootMs,
+    totalMs: lab.totalMs,
+    rates: rateRecords,
+    ratios: ratiosOf(rateRecords),
+    errors,
+  };
+  if (heapRecord) {
+    result.heap = { ...heapRecord, summary: heapSummary(heapRecord.samples, quick ? 2 : 5) };
+  }
+  if (rateRecords.length > 0) {
+    const svgPath = o.svgPath ?? `${REPO}out/bench-rates.svg`;
+    await Deno.mkdir(svgPath.slice(0, svgPath.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(
+      svgPath,
+      ratesChartSvg(rateRecords, "Packet rates in the lab (one boot, TCG, same NICs)"),
+    );
+    result.svgPath = svgPath;
+  }
+  return result;
+}
+
+const mpps = (pps: number | null | undefined) =>
+  pps ? (pps / 1e6).toFixed(3).padStart(7) : "   fail";
+
+/** The human table. */
+export function labRatesText(r: LabRatesResult): string {
+  const lines: string[] = [];
+  if (r.rates.length) {
+    lines.push(
+      `packet rates, Mpps (median of ${r.secondsPerRun} one-second samples after a warm-up ` +
+        `second; lab boot ${(r.bootMs / 1000).toFixed(1)} s)`,
+      `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ${"virtio".padStart(7)} ` +
+        `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ours/testpmd  ours/kernel`,
+    );
+    const cells = [...new Set(r.rates.map((x) => `${x.direction}|${x.nic}|${x.size}`))];
+    for (const c of cells) {
+      const [dir, nic, size] = c.split("|");
+      const get = (tool: string) =>
+        r.rates.find((x) =>
+          x.direction === dir && x.nic === nic && String(x.size) === size && x.tool === tool
+        );
+      const ratio = (versus: string) => {
+        const q = r.ratios.find((x) =>
+          x.direction === dir && x.nic === nic && String(x.size) === size && x.versus === versus
+        );
+        return q ? q.ratio.toFixed(2) : "-";
+      };
+      const kernel = dir === "tx" ? mpps(get("kernel")?.pps) : "      -";
+      lines.push(
+        `${dir!.padEnd(3)} ${nic!.padEnd(11)} ${size!.padStart(5)}  ${mpps(get("virtio")?.pps)} ` +
+          `${mpps(get("testpmd")?.pps)} ${kernel}   ${ratio("testpmd").padStart(12)}  ` +
+          `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}`,
+      );
+    }
+    if (r.svgPath) lines.push(`chart: ${r.svgPath}`);
+  }
+  if (r.heap) {
+    const s = r.heap.summary;
+    const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+    lines.push(
+      `JS heap over a ${r.heap.seconds} s virtio pktgen tx run (${r.heap.address}, 64 B, ` +
+        `${mpps(r.heap.txPps).trim()} Mpps): start ${mib(s.startBytes)} MiB, end ` +
+        `${mib(s.endBytes)} MiB, max ${mib(s.maxBytes)} MiB, slope after ${s.slopeFromS} s ` +
+        `${(s.slopeBytesPerS / 1024).toFixed(2)} KiB/s (${r.heap.samples.length} samples)`,
+    );
+  }
+  for (const e of r.errors) lines.push(`not measured: ${e}`);
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      "no-rates": { type: "boolean", default: false },
+      "no-memory": { type: "boolean", default: false },
+    },
+  });
+  const r = await benchLabRates({
+    quick: values.quick,
+    rates: !values["no-rates"],
+    memory: !values["no-memory"],
+    log: (l) => console.error(l),
+  });
+  console.log(values.json ? JSON.stringify(r) : labRatesText(r));
+}
