@@ -242,7 +242,12 @@ export async function checkNetSelftest(
       await sleep(1);
     }
     if (done < frames) {
-      return check.fail(name, `tx: ${done} of ${frames} frames completed within ${timeoutMs} ms`);
+      // QEMU holds transmission while nothing on the wire can receive (LAB-NOTES).
+      const hint = done > 0 ? "; is anything on the wire accepting frames?" : "";
+      return check.fail(
+        name,
+        `tx: ${done} of ${frames} frames completed within ${timeoutMs} ms${hint}`,
+      );
     }
     if (peerNet && received < frames) {
       return check.fail(
