@@ -22,8 +22,11 @@ import { check, type CheckResult } from "./report.ts";
 
 /** A device in our hands: what {@link VirtioPciDevice} gives, or a fake. */
 export interface TakenDevice extends Disposable {
+  /** Its registers. */
   readonly transport: Transport;
+  /** Memory it can reach. */
   readonly dma: DmaAllocator;
+  /** How it was reached. */
   readonly access: AccessPath | "fake";
   /** The driver to give the device back to; null: it was unbound. */
   readonly originalDriver: string | null;
@@ -31,9 +34,11 @@ export interface TakenDevice extends Disposable {
   close(): void;
 }
 
+/** How {@link activeChecks} takes devices and drives them. */
 export interface ActiveOptions {
   /** Take devices that look in use (never the root filesystem's). */
   readonly force?: boolean;
+  /** sysfs, vfio, or auto (VFIO when the device has an IOMMU group). */
   readonly access?: AccessPath | "auto";
   /** A second NIC of ours on the same wire: the self-test checks it receives our frames. */
   readonly peer?: string;
@@ -41,6 +46,7 @@ export interface ActiveOptions {
   readonly frames?: number;
   /** How long the self-test waits for completions (default 3000 ms). */
   readonly timeoutMs?: number;
+  /** Progress lines (to stderr in the CLI). */
   readonly log?: (line: string) => void;
   /** Takes a device over; default {@link VirtioPciDevice.open}. */
   readonly open?: (

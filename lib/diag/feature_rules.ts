@@ -39,7 +39,9 @@ import {
 
 /** `bit` needs at least one of `anyOf`. */
 export interface FeatureRule {
+  /** The dependent feature bit. */
   readonly bit: bigint;
+  /** At least one of these must be present with it. */
   readonly anyOf: readonly bigint[];
 }
 

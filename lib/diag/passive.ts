@@ -33,6 +33,7 @@ import { check, type CheckResult } from "./report.ts";
 
 /** The kernel's view of one network interface's link (sysfs `net/<if>/...`). */
 export interface LinkState {
+  /** Interface name (eth0). */
   readonly name: string;
   /** `operstate`: up, down, lowerlayerdown, unknown ... */
   readonly operstate?: string;
@@ -44,9 +45,11 @@ export interface LinkState {
 
 /** Everything the passive checks look at for one device. */
 export interface PassiveInput {
+  /** The probe's read-only report of the device. */
   readonly report: DeviceReport;
   /** The PCI config space (64 bytes when not root); undefined when unreadable. */
   readonly config?: ConfigSpace;
+  /** Its kernel network interfaces. */
   readonly links: readonly LinkState[];
 }
 
@@ -299,6 +302,7 @@ export function passiveChecks(input: PassiveInput): CheckResult[] {
   ].filter((c): c is CheckResult => c !== undefined);
 }
 
+/** Where {@link gatherPassiveInput} reads from. */
 export interface GatherOptions {
   /** sysfs root; "/sys" by default. */
   readonly sysfsRoot?: string;

@@ -6,6 +6,7 @@
  * @module
  */
 
+/** The schema id of `virtio diag --json`. */
 export const DIAG_SCHEMA = "virtio-diag/1";
 
 /** How one check ended. Only `fail` makes the run fail; `warn` is worth a look. */
@@ -13,7 +14,9 @@ export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
 /** One named check (`pci.config`, `virtio.features`, `net.selftest` ...). */
 export interface CheckResult {
+  /** Dotted check name, stable across versions (`virtio.status`). */
   readonly name: string;
+  /** How it ended. */
   readonly status: CheckStatus;
   /** One line saying why. */
   readonly reason: string;
@@ -23,33 +26,45 @@ export interface CheckResult {
 
 /** Every check of one device, and its verdict (the worst status, skip counting as pass). */
 export interface DeviceDiagnosis {
+  /** Canonical PCI address. */
   readonly address: string;
   /** Virtio device type name (net, blk, ...). */
   readonly type: string;
+  /** Which virtio PCI interface the device has (§4.1.2). */
   readonly kind: "modern" | "transitional" | "legacy";
   /** The PCI driver bound when diag started (virtio-pci, vfio-pci ...). */
   readonly driver?: string;
+  /** The worst status of its checks. */
   readonly verdict: "pass" | "warn" | "fail";
+  /** Every check, in a fixed order. */
   readonly checks: readonly CheckResult[];
 }
 
 /** Counts of each status over all devices. */
 export interface DiagSummary {
+  /** Devices diagnosed. */
   readonly devices: number;
+  /** Checks that passed. */
   readonly pass: number;
+  /** Checks that warned. */
   readonly warn: number;
+  /** Checks that failed. */
   readonly fail: number;
+  /** Checks that could not be judged. */
   readonly skip: number;
 }
 
 /** What `virtio diag --json` prints. */
 export interface DiagReport {
+  /** {@link DIAG_SCHEMA}. */
   readonly schema: typeof DIAG_SCHEMA;
   /** `--active` was given. */
   readonly active: boolean;
   /** True when no check failed (the exit code is 0 exactly then). */
   readonly ok: boolean;
+  /** Status counts. */
   readonly summary: DiagSummary;
+  /** One entry per device, by address. */
   readonly devices: readonly DeviceDiagnosis[];
 }
 

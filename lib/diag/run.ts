@@ -18,6 +18,7 @@ import {
   verdictOf,
 } from "./report.ts";
 
+/** What {@link diagnose} checks and how. */
 export interface DiagOptions extends GatherOptions, ActiveOptions {
   /** PCI addresses to check; default every virtio PCI function. */
   readonly addresses?: readonly string[];
