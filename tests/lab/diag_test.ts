@@ -2,7 +2,7 @@
  * `virtio diag` on real QEMU devices. Boot 1 (probe set): passive diag passes on every device;
  * `--active` on the modern NIC passes (with a kernel NIC up on the hub to take the frames, and
  * again with our own driver on a peer NIC) and leaves it on virtio-pci; the root 9p device is
- * refused; JUnit output parses. Boot 2: QMP `set_link hp4 off` makes `net.link` fail by name.
+ * refused; JUnit output parses; a device left FAILED fails `virtio.status`. Boot 2: QMP `set_link hp4 off` makes `net.link` fail by name.
  */
 import assert from "node:assert/strict";
 import { runInLab, startLab } from "../../lib/lab/vm.ts";
@@ -11,7 +11,7 @@ import type { DiagReport } from "../../lib/diag/report.ts";
 const SEP = "=====8<=====";
 const ifOf = (addr: string) => `$(ls /sys/bus/pci/devices/${addr}/virtio*/net)`;
 
-Deno.test("lab: diag passes on every healthy device; --active on 00:04.0 passes and gives it back", async () => {
+Deno.test("lab: diag passes on every healthy device; --active on 00:04.0 passes and gives it back; a FAILED device fails virtio.status", async () => {
   const script = [
     "virtio diag --json --junit /tmp/diag.xml; echo rc=$?",
     `echo '${SEP}'`,
@@ -23,10 +23,15 @@ Deno.test("lab: diag passes on every healthy device; --active on 00:04.0 passes 
     "basename $(readlink /sys/bus/pci/devices/0000:00:04.0/driver)",
     `echo '${SEP}'`,
     "cat /tmp/diag.xml",
+    `echo '${SEP}'`,
+    // Leave the legacy NIC in a bad state: unbound, device_status (I/O BAR 0 + 18) = FAILED.
+    "echo 0000:00:05.0 > /sys/bus/pci/drivers/virtio-pci/unbind",
+    "printf '\\200' | dd of=/sys/bus/pci/devices/0000:00:05.0/resource0 bs=1 seek=18 conv=notrunc 2>/dev/null",
+    "virtio diag --json 0000:00:05.0; echo rc=$?",
   ].join("; ");
   const r = await runInLab({ devices: "probe", command: ["sh", "-c", script] });
   assert.equal(r.code, 0, r.console.slice(-2000));
-  const [passive, active, peer, driver, junit] = r.stdout.split(SEP + "\n");
+  const [passive, active, peer, driver, junit, failed] = r.stdout.split(SEP + "\n");
   const parse = (text: string): { report: DiagReport; rc: number } => {
     const at = text!.lastIndexOf("rc=");
     return { report: JSON.parse(text.slice(0, at)), rc: Number(text.slice(at + 3)) };
@@ -82,6 +87,12 @@ Deno.test("lab: diag passes on every healthy device; --active on 00:04.0 passes 
   const [suites, cases] = new TextDecoder().decode(py.stdout).trim().split(" ").map(Number);
   assert.equal(suites, p.report.devices.length);
   assert.equal(cases, p.report.devices.reduce((n, d) => n + d.checks.length, 0));
+
+  const f = parse(failed!);
+  assert.equal(f.rc, 1, failed);
+  const bad = f.report.devices[0]!.checks.filter((c) => c.status === "fail");
+  assert.deepEqual(bad.map((c) => c.name), ["virtio.status"], failed);
+  assert.match(bad[0]!.reason, /^0x80 FAILED \(device\): FAILED is set/);
 });
 
 Deno.test("lab: QMP set_link off on hp4 makes net.link fail for 00:04.0, by name", async () => {
