@@ -28,8 +28,10 @@ export interface LabRatesOptions {
 }
 
 export interface LabRatesResult {
-  /** Seconds of each measurement (plus one dropped warm-up second). */
+  /** Per-second samples each figure is the median of. */
   secondsPerRun: number;
+  /** Per-second samples dropped before them (start-up, JIT warm-up), the same for every tool. */
+  warmupSeconds: number;
   bootMs: number;
   totalMs: number;
   rates: RateRecord[];
@@ -77,7 +79,7 @@ const TOOL_NAMES: Record<RateRecord["tool"], string> = {
   kernel: "kernel pktgen",
 };
 
-/** Grouped bars: one group per direction/NIC/size, one bar per tool, in Mpps. */
+/** Grouped bars: one group per direction/NIC/size, one bar per tool; Mpps above the bars. */
 export function ratesChartSvg(rates: readonly RateRecord[], title: string): string {
   const key = (r: RateRecord) => `${r.direction} ${r.nic.replace("net-", "")} ${r.size} B`;
   const categories = [...new Set(rates.map(key))];
@@ -86,17 +88,17 @@ export function ratesChartSvg(rates: readonly RateRecord[], title: string): stri
   );
   return barChartSvg({
     title,
-    yLabel: "Mpps",
+    yLabel: "packets per second",
     categories,
     series: tools.map((t) => ({
       name: TOOL_NAMES[t],
       values: categories.map((c) => {
         const r = rates.find((x) => x.tool === t && key(x) === c);
-        return r?.pps ? r.pps / 1e6 : NaN;
+        return r?.pps ?? NaN;
       }),
     })),
-    valueFormat: (v) => v.toFixed(2),
-    width: Math.max(900, 110 * categories.length),
+    valueFormat: (v) => (v / 1e6).toFixed(2),
+    width: Math.max(900, 140 * categories.length),
     height: 500,
   });
 }
@@ -107,6 +109,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const rates = o.rates ?? true;
   const memory = o.memory ?? true;
   const seconds = quick ? 2 : 4;
+  const warmup = 3;
   const heapSeconds = memory ? (quick ? 10 : 60) : 0;
   const nics = NICS.map((n) => `${n}=${addressOf(n)}`).join(",");
   const command = [
@@ -121,6 +124,8 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     addressOf(PEER),
     "--seconds",
     String(seconds),
+    "--warmup",
+    String(warmup),
     "--sizes",
     "64,1518",
     "--heap-seconds",
@@ -154,6 +159,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   if (lab.code !== 0) errors.push(`guest script exited ${lab.code}`);
   const result: LabRatesResult = {
     secondsPerRun: seconds,
+    warmupSeconds: warmup,
     bootMs: lab.bootMs,
     totalMs: lab.totalMs,
     rates: rateRecords,
@@ -168,7 +174,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     await Deno.mkdir(svgPath.slice(0, svgPath.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(
       svgPath,
-      ratesChartSvg(rateRecords, "Packet rates in the lab (one boot, TCG, same NICs)"),
+      ratesChartSvg(rateRecords, "Packet rates in the lab, Mpps (one boot, TCG, same NICs)"),
     );
     result.svgPath = svgPath;
   }
@@ -183,8 +189,8 @@ export function labRatesText(r: LabRatesResult): string {
   const lines: string[] = [];
   if (r.rates.length) {
     lines.push(
-      `packet rates, Mpps (median of ${r.secondsPerRun} one-second samples after a warm-up ` +
-        `second; lab boot ${(r.bootMs / 1000).toFixed(1)} s)`,
+      `packet rates, Mpps (median of ${r.secondsPerRun} one-second samples after ` +
+        `${r.warmupSeconds} warm-up seconds; lab boot ${(r.bootMs / 1000).toFixed(1)} s)`,
       `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ${"virtio".padStart(7)} ` +
         `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ours/testpmd  ours/kernel`,
     );

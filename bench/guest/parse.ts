@@ -53,11 +53,13 @@ export function median(values: readonly number[]): number {
 }
 
 /**
- * The steady rate of per-second samples: the first sample (start-up, JIT warm-up, a partial
- * interval) is dropped and the median of the rest taken, the same rule for every tool.
+ * The steady rate of per-second samples: the first `warmup` samples (start-up, JIT warm-up,
+ * a partial interval) are dropped and the median of the rest taken — the same rule for every
+ * tool. With too few samples, the last one alone.
  */
-export function steadyRate(samples: readonly number[]): number {
-  return median(samples.length > 2 ? samples.slice(1) : samples);
+export function steadyRate(samples: readonly number[], warmup: number): number {
+  const steady = samples.slice(warmup);
+  return steady.length ? median(steady) : median(samples.slice(-1));
 }
 
 /** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than 2 points. */

@@ -8,7 +8,8 @@
  * run anywhere but the lab guest.
  *
  *   deno run -A bench/guest/rates.ts --nics net-modern=0000:00:04.0,... --peer ADDR
- *     [--sizes 64,1518] [--seconds 4] [--rx] [--heap-seconds 60] [--heap-nic ADDR]
+ *     [--sizes 64,1518] [--seconds 4] [--warmup 3] [--tx] [--rx] [--heap-seconds 60]
+ *     [--heap-nic ADDR]
  */
 import { parseArgs } from "node:util";
 import {
@@ -26,6 +27,7 @@ const { values: a } = parseArgs({
     peer: { type: "string" },
     sizes: { type: "string", default: "64,1518" },
     seconds: { type: "string", default: "4" },
+    warmup: { type: "string", default: "3" },
     tx: { type: "boolean", default: false },
     rx: { type: "boolean", default: false },
     "heap-seconds": { type: "string", default: "0" },
@@ -47,6 +49,8 @@ if (!inLabGuest()) {
 }
 
 const SECONDS = Number(a.seconds);
+/** Per-second samples dropped at the start of every sampled run (Deno's JIT under TCG). */
+const WARMUP = Number(a.warmup);
 const SIZES = a.sizes.split(",").map(Number);
 const NICS = a.nics.split(",").filter(Boolean).map((p) => {
   const [nic, address] = p.split("=");
@@ -176,7 +180,7 @@ function startTestpmd(
   };
 }
 
-/** Binds to uio, runs testpmd for SECONDS per-second samples after the first, binds back. */
+/** Binds to uio, runs testpmd for WARMUP + SECONDS per-second samples, binds back. */
 async function testpmdRun(
   address: string,
   mode: "txonly" | "rxonly",
@@ -187,7 +191,7 @@ async function testpmdRun(
   try {
     const t = startTestpmd(address, mode, size, lcores, `m${address.replace(/\W/g, "")}`);
     try {
-      return await t.samples(SECONDS + 1);
+      return await t.samples(WARMUP + SECONDS);
     } finally {
       await t.stop();
     }
@@ -199,7 +203,9 @@ async function testpmdRun(
 // ---- virtio pktgen (the CLI, as users run it) ----
 
 async function ourPktgen(address: string, args: string[], cpu?: number): Promise<string> {
-  const cmd = ["virtio", "pktgen", address, ...args, "--duration", String(SECONDS + 1)];
+  // N s of duration give N-1 whole intervals (the last, partial one is not reported).
+  const duration = WARMUP + SECONDS + 1;
+  const cmd = ["virtio", "pktgen", address, ...args, "--duration", String(duration)];
   cmd.push("--json", "--interval", "1", "--quiet", "--force", "--access", "sysfs");
   const argv = cpu === undefined ? cmd : ["taskset", "-c", String(cpu), ...cmd];
   const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stderr: "piped" })
@@ -222,12 +228,23 @@ async function kernelPktgen(address: string, size: number): Promise<number> {
   try {
     pg("kpktgend_0", "rem_device_all");
     pg("kpktgend_0", `add_device ${ifc}`);
+    // The pktgen thread creates the device file: wait for it.
+    for (let i = 0; i < 100; i++) {
+      try {
+        Deno.statSync(`${PG}/${ifc}`);
+        break;
+      } catch {
+        await sleep(20);
+      }
+    }
     for (
       const c of [
         "count 0",
         `pkt_size ${size - 4}`, // pktgen's size excludes the FCS
         "delay 0",
         "clone_skb 0",
+        // Up to 32 frames per doorbell (xmit_more), as testpmd's and our default batch.
+        "burst 32",
         "dst 10.0.0.2",
         "dst_mac 02:00:00:00:00:02",
       ]
@@ -255,7 +272,7 @@ async function measure(
   try {
     const got = await run();
     const samples = typeof got === "number" ? [] : got;
-    const pps = typeof got === "number" ? got : steadyRate(got);
+    const pps = typeof got === "number" ? got : steadyRate(got, WARMUP);
     emit({ kind: "rate", ...base, pps, samples });
     log(
       `${base.direction} ${base.tool} ${base.nic} ${base.size} B: ${(pps / 1e6).toFixed(3)} Mpps` +
