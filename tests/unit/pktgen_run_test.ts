@@ -250,3 +250,22 @@ Deno.test("pktgen run: --rx counts valid frames and errors, stops at --count", a
   assert.ok(r.summary.rx.errorsByKind.not_udp! >= 6);
   assert.equal(r.summary.latency, null, "no shared clock in rx mode");
 });
+
+Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", async () => {
+  const { sim, port } = simPort("split", { loopback: false });
+  const t = fakeTime();
+  let turns = 0;
+  const o = options(["00:04.0", "--rate", "20k", "--duration", "2", "--quiet"]);
+  const r = await runSession(o, { tx: port }, {
+    signal: new AbortController().signal,
+    clock: t.clock,
+    sleep: t.sleep,
+    tick: () => {
+      sim.step();
+      if (++turns === 1000) t.sleep(200); // the host descheduled us
+    },
+  });
+  assert.ok(r.maxPauseNs >= 200e6, `${r.maxPauseNs}`);
+  const pps = r.summary.tx.packets / 2;
+  assert.ok(Math.abs(pps - 20_000) / 20_000 < 0.02, `${pps} pps`);
+});

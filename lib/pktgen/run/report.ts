@@ -6,6 +6,7 @@
  */
 import { formatBps, formatLiveLine, formatNs, formatPps, type IntervalSnapshot } from "../stats.ts";
 import type { SessionResult } from "./session.ts";
+import { PACER_BURST_NS } from "./engine.ts";
 
 export const PKTGEN_SCHEMA = "virtio-pktgen/1";
 
@@ -37,6 +38,7 @@ export function summaryJson(r: SessionResult): string {
     sent: r.sent,
     summary: r.summary,
     linkEvents: r.linkEvents,
+    maxPauseNs: r.maxPauseNs,
   };
   return JSON.stringify(doc, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v));
 }
@@ -95,6 +97,13 @@ export function summaryText(r: SessionResult, color = false): string {
       `  latency    min ${formatNs(l.minNs)} avg ${formatNs(l.avgNs)} p50 ${
         formatNs(l.p50Ns)
       } p99 ${formatNs(l.p99Ns)} max ${formatNs(l.maxNs)} (${l.count} samples)`,
+    );
+  }
+  if (r.maxPauseNs > 50e6) {
+    lines.push(
+      `  loop       paused up to ${formatNs(r.maxPauseNs)} at a time (a busy host or GC)${
+        r.rate && r.maxPauseNs > PACER_BURST_NS ? `: longer than the pacer catches up on` : ""
+      }`,
     );
   }
   for (const e of r.linkEvents) {
