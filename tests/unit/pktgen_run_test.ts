@@ -4,7 +4,7 @@
  * fake clock, stall and device-gone detection, abort.
  */
 import assert from "node:assert/strict";
-import { buildOptions, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
+import { buildOptions, checkAgainstDevice, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
 import { runSession, type SessionDeps } from "../../lib/pktgen/run/session.ts";
 import { parseArgs } from "../../commands/args.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
@@ -268,4 +268,46 @@ Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", asyn
   assert.ok(r.maxPauseNs >= 200e6, `${r.maxPauseNs}`);
   const pps = r.summary.tx.packets / 2;
   assert.ok(Math.abs(pps - 20_000) / 20_000 < 0.02, `${pps} pps`);
+});
+
+Deno.test("pktgen run: IPv6 flows with ranges loop back valid, one flow, no loss", async () => {
+  const { sim, port } = simPort("packed");
+  const seen: Uint8Array[] = [];
+  sim.onTransmit = (f) => seen.push(f);
+  const o = options([
+    "00:04.0",
+    "--loopback",
+    "00:05.0",
+    "--ipv6",
+    "--dst-ip",
+    "fd00::10-fd00::1f,random",
+    "--size",
+    "84-300,random",
+    "-n",
+    "700",
+    "--quiet",
+    "--verify",
+  ]);
+  const r = await runSession(o, { tx: port, rx: port }, deps(() => sim.step()));
+  assert.equal(r.flows!.ipVersion, 6);
+  assert.equal(r.summary.rx.unique, 700);
+  assert.equal(r.summary.rx.errors, 0, JSON.stringify(r.summary.rx.errorsByKind));
+  const rx = new ReceivedFrame();
+  const dsts = new Set<number>();
+  for (const f of seen) {
+    assert.equal(parseFrame(f, 0, f.length, rx), RxStatus.OK);
+    assert.equal(rx.ipVersion, 6);
+    assert.ok(wireSize(f.length) >= 84 && wireSize(f.length) <= 300);
+    dsts.add(f[14 + 39]!); // last byte of the destination address
+  }
+  assert.ok(dsts.size > 8 && [...dsts].every((b) => b >= 0x10 && b <= 0x1f), [...dsts].join());
+});
+
+Deno.test("pktgen run: a frame larger than the device MTU + 18 is refused before sending", () => {
+  const o = options(["00:04.0", "--size", "64-1600"]);
+  assert.throws(
+    () => checkAgainstDevice(o, { mtu: 1500, address: "0000:00:04.0" }),
+    /frame size 1600 exceeds 0000:00:04.0's MTU 1500 \+ 18 = 1518 bytes/,
+  );
+  checkAgainstDevice(o, { mtu: 9000, address: "0000:00:04.0" });
 });
