@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { VirtioError } from "../errors.ts";
+import { DeviceError, VirtioError } from "../errors.ts";
 import type { DmaAllocator } from "../dma/memory.ts";
 import { createVirtqueue, type RingFormat, type Virtqueue } from "../queue/virtqueue.ts";
 import {
@@ -121,6 +121,19 @@ export class VirtioNet {
         const makeQueue = (index: number): Virtqueue => {
           const max = transport.queueMaxSize(index);
           if (max === 0) throw new VirtioError(`queue ${index} is not available`);
+          if (format === "split" && (max & (max - 1)) !== 0) {
+            // §2.7: a split queue's size is always a power of 2; a device that offers another
+            // maximum breaks the contract, and a device engineer wants to hear it.
+            throw new DeviceError(
+              `queue ${index}: the device's maximum size ${max} is not a power of two, ` +
+                "which split rings require (§2.7)",
+            );
+          }
+          if (
+            format === "split" && o.queueSize !== undefined && (o.queueSize & (o.queueSize - 1))
+          ) {
+            throw new VirtioError(`queue size ${o.queueSize} is not a power of two (split ring)`);
+          }
           const size = legacy ? max : Math.min(o.queueSize ?? 256, max);
           if (!legacy && o.queueSize !== undefined && o.queueSize > max) {
             throw new VirtioError(`queue size ${o.queueSize} above the device's maximum ${max}`);
