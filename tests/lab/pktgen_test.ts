@@ -26,7 +26,7 @@ virtio pktgen 0000:00:04.0 --loopback 0000:00:06.0 -n 10000 --rate 5k --expect-l
 mark loop-legacy
 virtio pktgen 0000:00:05.0 --loopback 0000:00:06.0 -n 5000 --rate 5k --expect-loss 0 --json --quiet; echo "@@rc $?"
 mark rate
-virtio pktgen 0000:00:04.0 -d 3 --rate 10k --json --quiet; echo "@@rc $?"
+virtio pktgen 0000:00:04.0 -d 4 --rate 2k --json --quiet; echo "@@rc $?"
 mark rx
 (virtio pktgen 0000:00:06.0 --rx -n 1000 -d 60 --pcap /tmp/rx.pcap --verify --json --quiet > /tmp/rx.json; echo $? > /tmp/rx.rc) &
 sleep 6
@@ -151,17 +151,17 @@ Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGIN
     });
   }
 
-  await t.step("--rate 10k holds within a few percent over 3 s", () => {
+  await t.step("--rate 2k holds within 5% over 4 s", () => {
     const { doc, rc } = json("rate");
     assert.equal(rc, 0);
     const pps = doc.summary.tx.packets / doc.summary.seconds;
     const pause = doc.maxPauseNs / 1e6;
-    console.log(`rate: asked 10 kpps, got ${pps.toFixed(0)} pps (longest loop pause ${pause} ms)`);
+    console.log(`rate: asked 2 kpps, got ${pps.toFixed(0)} pps (longest loop pause ${pause} ms)`);
     // The pacer catches up on pauses up to PACER_BURST_NS; a host so busy that the guest
     // stops for longer cannot hold any rate, and the summary says so: then only sanity.
     const tolerance = doc.maxPauseNs <= PACER_BURST_NS ? 0.05 : 0.3;
     if (tolerance > 0.05) console.log(`rate: host too busy (pause ${pause} ms), tolerance 30%`);
-    assert.ok(Math.abs(pps - 10_000) / 10_000 < tolerance, `${pps} pps`);
+    assert.ok(Math.abs(pps - 2_000) / 2_000 < tolerance, `${pps} pps`);
   });
 
   await t.step("--rx --pcap while another process transmits: counted, tshark reads it", () => {
