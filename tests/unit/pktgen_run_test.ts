@@ -311,3 +311,27 @@ Deno.test("pktgen run: a frame larger than the device MTU + 18 is refused before
   );
   checkAgainstDevice(o, { mtu: 9000, address: "0000:00:04.0" });
 });
+
+Deno.test("pktgen run: a full-speed run on the real clock sees an abort from a timer promptly", async () => {
+  const { sim, port } = simPort("split");
+  const ac = new AbortController();
+  // Bounded, so a loop that never yields properly ends by "duration" and fails below.
+  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet", "-d", "5"]);
+  let abortedAt = 0;
+  // A timer (like a signal) can only run when the loop yields a full event-loop turn.
+  const timer = setTimeout(() => {
+    abortedAt = performance.now();
+    ac.abort();
+  }, 200);
+  const started = performance.now();
+  const r = await runSession(o, { tx: port, rx: port }, {
+    signal: ac.signal,
+    tick: () => sim.step(),
+  });
+  clearTimeout(timer);
+  const stopMs = performance.now() - abortedAt;
+  assert.equal(r.stopReason, "signal");
+  assert.ok(abortedAt - started < 1000, `timer ran ${abortedAt - started} ms after the start`);
+  assert.ok(stopMs < 500, `stopped ${stopMs} ms after the abort`);
+  assert.ok(r.sent > 0);
+});

@@ -91,8 +91,9 @@ export interface EngineResult {
 }
 
 /**
- * How often the loop yields to the event loop (signals, timers). A yield is not free: a
- * 0-ms timer took ~10 ms in the TCG lab guest, so yielding every few ms halved the rate.
+ * How often the loop yields to the event loop (signals, timers): a Ctrl-C is seen within
+ * about this long. A yield is not free (a 0-ms timer took ~10 ms in the TCG lab guest, so
+ * yielding every few ms halved the rate).
  */
 const YIELD_NS = 50e6;
 /**
