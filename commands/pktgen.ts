@@ -60,9 +60,10 @@ Device:
       --ring FORMAT       split | packed | auto (default auto: packed when offered)
       --queue-size N      entries per queue (power of two for split rings; default 256)
   -b, --batch N           frames per kick (default 32)
-  -q, --queues N          queue pairs (needs VIRTIO_NET_F_MQ). One loop on one thread serves
-                          them round-robin: this spreads the device's work, not ours — the
-                          JS side stays on one core
+  -q, --queues N          queue pairs (needs VIRTIO_NET_F_MQ; PEER uses as many), one flow id
+                          per transmit queue. One loop on one thread serves them round-robin:
+                          this spreads the device's work, not ours — the JS side stays on one
+                          core. (QEMU hubport backends have one queue: the lab cannot use it.)
       --force             take the device even when it looks in use
 
 Output:
