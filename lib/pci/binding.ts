@@ -294,6 +294,12 @@ function writeRecord(sysfs: Sysfs, record: ClaimRecord): void {
 /** Gives a device back as its record says: command register, override, original driver. */
 function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): void {
   const { address } = record;
+  if (!exists(sysfs.device(address))) {
+    // Hot-unplugged while held: there is nothing left to give back, and a record kept for
+    // it would make every later restore fail. The kernel re-probes it if it comes back.
+    removeRecord(sysfs, address);
+    return;
+  }
   if (record.originalCommand !== null && exists(sysfs.device(address, "config"))) {
     writeCommand(address, record.originalCommand, options);
   }
@@ -305,6 +311,10 @@ function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): voi
     setDriverOverride(address, null, options);
     if (record.originalDriver !== null) rebindOriginal(address, record.originalDriver, options);
   }
+  removeRecord(sysfs, address);
+}
+
+function removeRecord(sysfs: Sysfs, address: string): void {
   try {
     Deno.removeSync(recordPath(sysfs, address));
   } catch (error) {
