@@ -21,7 +21,7 @@ export interface LabRatesOptions {
   rates?: boolean;
   /** The heap run (default true; 60 s, 10 s with quick). */
   memory?: boolean;
-  /** Where the SVG chart goes; default `<repo>/out/bench-rates.svg`. */
+  /** Where the SVG chart goes (the raw result beside it as .json); default `<repo>/out/bench-rates.svg`. */
   svgPath?: string;
   /** Guest progress lines. */
   log?: (line: string) => void;
@@ -109,7 +109,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const rates = o.rates ?? true;
   const memory = o.memory ?? true;
   const seconds = quick ? 2 : 4;
-  const warmup = 3;
+  const warmup = 4;
   const heapSeconds = memory ? (quick ? 10 : 60) : 0;
   const nics = NICS.map((n) => `${n}=${addressOf(n)}`).join(",");
   const command = [
@@ -177,12 +177,14 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
       ratesChartSvg(rateRecords, "Packet rates in the lab, Mpps (one boot, TCG, same NICs)"),
     );
     result.svgPath = svgPath;
+    // Every sample, for whoever wants to look behind the medians.
+    await Deno.writeTextFile(svgPath.replace(/\.svg$/, "") + ".json", JSON.stringify(result));
   }
   return result;
 }
 
 const mpps = (pps: number | null | undefined) =>
-  pps ? (pps / 1e6).toFixed(3).padStart(7) : "   fail";
+  pps === null || pps === undefined ? "   fail" : (pps / 1e6).toFixed(3).padStart(7);
 
 /** The human table. */
 export function labRatesText(r: LabRatesResult): string {

@@ -93,6 +93,8 @@ export interface RateRecord {
   pps: number | null;
   /** Per-second samples the figure came from (empty for kernel pktgen: one total). */
   samples: number[];
+  /** Receive runs: the traffic source's median pps while this receiver ran. */
+  sourcePps?: number;
   error?: string;
 }
 

@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import {
   type HeapRecord,
   kernelPktgenPps,
+  median,
   pktgenIntervalPps,
   type RateRecord,
   steadyRate,
@@ -49,8 +50,13 @@ if (!inLabGuest()) {
 }
 
 const SECONDS = Number(a.seconds);
-/** Per-second samples dropped at the start of every sampled run (Deno's JIT under TCG). */
+/** Per-second samples dropped at the start of a `virtio pktgen` run (Deno's JIT under TCG). */
 const WARMUP = Number(a.warmup);
+/**
+ * testpmd's first sample covers its start (a partial interval; it read 3.6 Mpps once) and it
+ * is at speed from the second on: one dropped sample is its warm-up.
+ */
+const TESTPMD_WARMUP = 1;
 const SIZES = a.sizes.split(",").map(Number);
 const NICS = a.nics.split(",").filter(Boolean).map((p) => {
   const [nic, address] = p.split("=");
@@ -106,6 +112,8 @@ async function sh(cmd: string): Promise<string> {
 interface Testpmd {
   /** Resolves with the per-second samples once `samples` of them were seen (or it ended). */
   samples(count: number): Promise<number[]>;
+  /** Every per-second sample so far. */
+  all(): number[];
   stop(): Promise<string>;
 }
 
@@ -119,6 +127,8 @@ function startTestpmd(
   size: number,
   lcores: string,
   prefix: string,
+  /** Killed (SIGKILL) after this long, whatever happens. */
+  maxMs = 90_000,
 ): Testpmd {
   const args = [
     "-oL",
@@ -155,7 +165,7 @@ function startTestpmd(
   })();
   const errText = new Response(child.stderr).text();
   const dir = mode === "txonly" ? "tx" : "rx";
-  const killer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  const killer = setTimeout(() => child.kill("SIGKILL"), maxMs);
   return {
     async samples(count) {
       while (!ended && testpmdPps(text, dir).length < count) {
@@ -168,6 +178,7 @@ function startTestpmd(
       }
       return testpmdPps(text, dir).slice(0, count);
     },
+    all: () => testpmdPps(text, dir),
     async stop() {
       try {
         child.kill("SIGINT");
@@ -180,7 +191,7 @@ function startTestpmd(
   };
 }
 
-/** Binds to uio, runs testpmd for WARMUP + SECONDS per-second samples, binds back. */
+/** Binds to uio, runs testpmd for TESTPMD_WARMUP + SECONDS per-second samples, binds back. */
 async function testpmdRun(
   address: string,
   mode: "txonly" | "rxonly",
@@ -191,7 +202,7 @@ async function testpmdRun(
   try {
     const t = startTestpmd(address, mode, size, lcores, `m${address.replace(/\W/g, "")}`);
     try {
-      return await t.samples(WARMUP + SECONDS);
+      return await t.samples(TESTPMD_WARMUP + SECONDS);
     } finally {
       await t.stop();
     }
@@ -264,23 +275,30 @@ async function kernelPktgen(address: string, size: number): Promise<number> {
 
 // ---- the plan ----
 
+/** Runs one measurement and emits its record; `warmup` samples are dropped before the median. */
 async function measure(
   base: Omit<RateRecord, "kind" | "pps" | "samples">,
+  warmup: number,
   run: () => Promise<number[] | number>,
+  source?: Testpmd,
 ): Promise<void> {
   const t0 = performance.now();
+  const sourceFrom = source ? source.all().length + 1 : 0;
+  const sourcePps = () => (source ? { sourcePps: median(source.all().slice(sourceFrom)) } : {});
   try {
     const got = await run();
     const samples = typeof got === "number" ? [] : got;
-    const pps = typeof got === "number" ? got : steadyRate(got, WARMUP);
-    emit({ kind: "rate", ...base, pps, samples });
+    const pps = typeof got === "number" ? got : steadyRate(got, warmup);
+    const src = sourcePps();
+    emit({ kind: "rate", ...base, pps, samples, ...src });
     log(
       `${base.direction} ${base.tool} ${base.nic} ${base.size} B: ${(pps / 1e6).toFixed(3)} Mpps` +
+        (src.sourcePps === undefined ? "" : ` (source ${(src.sourcePps / 1e6).toFixed(3)})`) +
         ` (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
-    emit({ kind: "rate", ...base, pps: null, samples: [], error });
+    emit({ kind: "rate", ...base, pps: null, samples: [], error, ...sourcePps() });
     log(`${base.direction} ${base.tool} ${base.nic} ${base.size} B failed: ${error}`);
   }
 }
@@ -291,16 +309,17 @@ if (a.tx) {
   for (const { nic, address } of NICS) {
     for (const size of SIZES) {
       const base = { direction: "tx" as const, nic, address, size };
-      await measure({ ...base, tool: "virtio" }, async () =>
+      await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
         pktgenIntervalPps(
           await ourPktgen(address, ["--size", String(size), "--ring", ringFor(nic)]),
           "tx",
         ));
       await measure(
         { ...base, tool: "testpmd" },
+        TESTPMD_WARMUP,
         () => testpmdRun(address, "txonly", size, "0@0,1@1"),
       );
-      await measure({ ...base, tool: "kernel" }, () => kernelPktgen(address, size));
+      await measure({ ...base, tool: "kernel" }, 0, () => kernelPktgen(address, size));
     }
   }
 }
@@ -310,20 +329,22 @@ if (a.rx && a.peer) {
   // lcores on CPU 1; the receivers (ours and testpmd rxonly) run on CPU 0.
   for (const size of SIZES) {
     bindTo(a.peer, "uio_pci_generic");
-    const source = startTestpmd(a.peer, "txonly", size, "0@1,1@1", "source");
+    const source = startTestpmd(a.peer, "txonly", size, "0@1,1@1", "source", 15 * 60_000);
     try {
       const first = await source.samples(2);
       log(`rx source (testpmd txonly on ${a.peer}, ${size} B): ${first.at(-1)} pps`);
       for (const { nic, address } of NICS) {
         const base = { direction: "rx" as const, nic, address, size };
-        await measure({ ...base, tool: "virtio" }, async () =>
+        await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
           pktgenIntervalPps(
             await ourPktgen(address, ["--rx", "--ring", ringFor(nic)], 0),
             "rx",
-          ));
+          ), source);
         await measure(
           { ...base, tool: "testpmd" },
+          TESTPMD_WARMUP,
           () => testpmdRun(address, "rxonly", size, "0@0,1@0"),
+          source,
         );
       }
     } catch (e) {
