@@ -186,6 +186,13 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
 const mpps = (pps: number | null | undefined) =>
   pps === null || pps === undefined ? "   fail" : (pps / 1e6).toFixed(3).padStart(7);
 
+/** For receive rows: what the traffic source sent while each receiver ran. */
+function sourceNote(get: (tool: string) => RateRecord | undefined): string {
+  const ours = get("virtio")?.sourcePps, theirs = get("testpmd")?.sourcePps;
+  if (ours === undefined && theirs === undefined) return "";
+  return `   source ${mpps(ours ?? null).trim()} / ${mpps(theirs ?? null).trim()}`;
+}
+
 /** The human table. */
 export function labRatesText(r: LabRatesResult): string {
   const lines: string[] = [];
@@ -213,7 +220,7 @@ export function labRatesText(r: LabRatesResult): string {
       lines.push(
         `${dir!.padEnd(3)} ${nic!.padEnd(11)} ${size!.padStart(5)}  ${mpps(get("virtio")?.pps)} ` +
           `${mpps(get("testpmd")?.pps)} ${kernel}   ${ratio("testpmd").padStart(12)}  ` +
-          `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}`,
+          `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}` + sourceNote(get),
       );
     }
     if (r.svgPath) lines.push(`chart: ${r.svgPath}`);
