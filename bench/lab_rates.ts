@@ -34,6 +34,8 @@ export interface LabRatesResult {
   warmupSeconds: number;
   bootMs: number;
   totalMs: number;
+  /** The lab's accelerator ("tcg" or "kvm"): figures from different ones do not compare. */
+  accel: string;
   rates: RateRecord[];
   /** Our steady Mpps divided by the other tool's, per direction/NIC/size/tool. */
   ratios: { direction: string; nic: string; size: number; versus: string; ratio: number }[];
@@ -162,6 +164,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     warmupSeconds: warmup,
     bootMs: lab.bootMs,
     totalMs: lab.totalMs,
+    accel: lab.accel,
     rates: rateRecords,
     ratios: ratiosOf(rateRecords),
     errors,
@@ -174,7 +177,10 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     await Deno.mkdir(svgPath.slice(0, svgPath.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(
       svgPath,
-      ratesChartSvg(rateRecords, "Packet rates in the lab, Mpps (one boot, TCG, same NICs)"),
+      ratesChartSvg(
+        rateRecords,
+        `Packet rates in the lab, Mpps (one boot, ${lab.accel.toUpperCase()}, same NICs)`,
+      ),
     );
     result.svgPath = svgPath;
     // Every sample, for whoever wants to look behind the medians.
@@ -199,7 +205,9 @@ export function labRatesText(r: LabRatesResult): string {
   if (r.rates.length) {
     lines.push(
       `packet rates, Mpps (median of ${r.secondsPerRun} one-second samples after ` +
-        `${r.warmupSeconds} warm-up seconds; lab boot ${(r.bootMs / 1000).toFixed(1)} s)`,
+        `${r.warmupSeconds} warm-up seconds; lab ${r.accel}, boot ${
+          (r.bootMs / 1000).toFixed(1)
+        } s)`,
       `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ${"virtio".padStart(7)} ` +
         `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ours/testpmd  ours/kernel`,
     );
