@@ -3,8 +3,8 @@
  * - "Real faults": during `virtio pktgen` transmit runs, QMP takes the link down and up,
  *   pauses and resumes the VM, and hot-unplugs the NIC. Every run ends within its bound with
  *   no stack trace; the link change is reported and the run goes on; the paused run resumes;
- *   the unplugged run exits 1 with a clear message, within its bound (and should leave no
- *   claim record behind: a known bug, asserted with VIRTIO_KNOWN_BUGS=1).
+ *   the unplugged run exits 1 with a clear message, within its bound, and leaves no claim
+ *   record behind.
  * - The bad inputs that need a real device (wrong type, in use, no hugepages, no IOMMU group,
  *   above the MTU, unsupported queue size ...): one clear line, the documented code, and no
  *   driver or claim changed.
@@ -24,7 +24,6 @@ function parse(stdout: string): Map<string, Fields> {
   return map;
 }
 
-const KNOWN_BUGS = Deno.env.get("VIRTIO_KNOWN_BUGS") === "1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A NIC behind a PCIe root port (q35's root bus is not hot-pluggable), so device_del works. */
@@ -113,14 +112,10 @@ Deno.test("lab faults: link down/up, VM pause/resume and hot-unplug during pktge
   );
   assert.equal(field("unplug-after").gone, "yes");
   assert.deepEqual(field("status-after"), { rc: "0" });
-  // KNOWN BUG (lib/pci/binding.ts, reported; unit test in hostile_device_test.ts): giving
-  // back a vanished device fails on its driver_override and the record stays, so every later
-  // `virtio restore` exits 1. Asserted with VIRTIO_KNOWN_BUGS=1.
-  if (KNOWN_BUGS) {
-    assert.equal(field("unplug-after").claims, "0", "a record left for the unplugged NIC");
-    assert.equal(field("restore-after").rc, "0");
-    assert.deepEqual(field("end"), { claims: "0" });
-  }
+  // The vanished NIC's record is gone (a bug this test found, fixed in 791bf2b).
+  assert.equal(field("unplug-after").claims, "0", "a record left for the unplugged NIC");
+  assert.equal(field("restore-after").rc, "0");
+  assert.deepEqual(field("end"), { claims: "0" });
   console.log(
     `faults survived: ${injected.join(", ")}; runs took ${link.ms}, ${pause.ms}, ${unplug.ms} ms`,
   );

@@ -67,16 +67,12 @@ function captureIO(): CommandIO & { stdout: string; stderr: string } {
 }
 
 /**
- * KNOWN BUG (reported, lib/net/virtio_net.ts is not ours to edit): VirtioNet.open takes
+ * Found by the two tests below and fixed since (85d7be2): VirtioNet.open took
  * min(256, device max) as the split ring size, and createVirtqueue's RangeError for a size
- * that is not a power of two escapes untyped, so `virtio pktgen` prints "internal error" and
- * a stack trace. These two tests fail until that is fixed; they run when
- * VIRTIO_KNOWN_BUGS=1 so the unit suite stays green for everyone meanwhile.
+ * that is not a power of two escaped untyped, so `virtio pktgen` printed "internal error"
+ * and a stack trace.
  */
-const KNOWN_BUG = { ignore: Deno.env.get("VIRTIO_KNOWN_BUGS") !== "1" };
-
 Deno.test({
-  ...KNOWN_BUG,
   name:
     "hostile: a split-ring device offering queue size 100 (not a power of two) is refused with a typed error",
   fn() {
@@ -201,7 +197,6 @@ Deno.test("hostile: a used id out of range mid-run ends `virtio pktgen` with exi
 });
 
 Deno.test({
-  ...KNOWN_BUG,
   name: "hostile: the odd-size split device through `virtio pktgen` is exit 1 with one line",
   async fn() {
     const { t, dma } = netDevice({ features: VERSION_1 | MAC | STATUS, queueSizes: [100, 100] });
@@ -224,14 +219,12 @@ Deno.test({
 });
 
 /**
- * KNOWN BUG (reported, lib/pci/binding.ts): a device hot-unplugged while taken over (found in
- * the lab: tests/lab/faults_test.ts) cannot be given back — giveBack writes driver_override
- * of a device that no longer exists, fails with NotFound, and the claim record stays for ever:
- * every later `virtio restore` exits 1 on it. A vanished device has nothing to give back; its
- * record should go.
+ * Found in the lab (tests/lab/faults_test.ts, device_del) and fixed since (791bf2b): giving
+ * back a device hot-unplugged while taken over wrote driver_override of a device that no
+ * longer exists, failed with NotFound, and the claim record stayed: every later
+ * `virtio restore` exited 1 on it. A vanished device has nothing to give back.
  */
 Deno.test({
-  ...KNOWN_BUG,
   name: "hostile: the claim record of a device that vanished (hot-unplug) is cleared by restore",
   fn() {
     const root = Deno.makeTempDirSync({ prefix: "virtio-vanished-" });

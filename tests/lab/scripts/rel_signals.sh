@@ -15,6 +15,10 @@ THROWS=${4:-6}
 HOLDS=${5:-6}
 HERE=$(dirname "$0")
 CLAIMS=/run/virtio-toolkit/claims
+# sh starts a background command with SIGINT ignored (POSIX, no job control): give it the
+# default disposition back, as a process started from a terminal has, or an early SIGINT
+# (before Deno listens) would be ignored instead of ending it.
+BG="env --default-signal=INT"
 LOG=/tmp/rel-run.err
 drv() { l=$(readlink /sys/bus/pci/devices/$1/driver); if [ -n "$l" ]; then basename "$l"; else echo none; fi; }
 iface() { ls /sys/bus/pci/devices/$1/virtio*/net 2>/dev/null | head -1; }
@@ -44,7 +48,7 @@ i=0
 while [ $i -lt "$ROUNDS" ]; do
   i=$((i+1)); ms=$(rand_ms $i); sig=INT; [ $((i % 2)) -eq 0 ] && sig=TERM
   speed=full; rate=""; [ $(((i - 1) / 2 % 2)) -eq 1 ] && { speed=paced; rate="--rate 20kpps"; }
-  virtio pktgen "$A" --access sysfs --stall-timeout 10 $rate > /tmp/rel-run.out 2> $LOG & pid=$!
+  $BG virtio pktgen "$A" --access sysfs --stall-timeout 10 $rate > /tmp/rel-run.out 2> $LOG & pid=$!
   sleep "$(secs "$ms")"; kill -$sig $pid; t0=$(now_ms)
   while kill -0 $pid 2>/dev/null && [ $(($(now_ms) - t0)) -lt 15000 ]; do sleep 0.1; done
   stop_ms=$(($(now_ms) - t0))
@@ -57,7 +61,7 @@ done
 
 i=0
 while [ $i -lt "$THROWS" ]; do
-  i=$((i+1)); ms=$(rand_ms t$i)
+  i=$((i+1)); ms=$(rand_ms 1$i)
   deno run -A --no-check "$HERE/rel_pktgen_throw.ts" "$A" "$ms" > /dev/null 2> $LOG; rc=$?
   thrown=no; grep -q "rel: thrown" $LOG && thrown=yes
   echo "throw i=$i after_ms=$ms rc=$rc thrown=$thrown $(check)"
@@ -66,9 +70,9 @@ done
 
 i=0
 while [ $i -lt "$HOLDS" ]; do
-  i=$((i+1)); ms=$(rand_ms h$i); sig=TERM; [ $((i % 2)) -eq 0 ] && sig=INT
+  i=$((i+1)); ms=$(rand_ms 2$i); sig=TERM; [ $((i % 2)) -eq 0 ] && sig=INT
   rm -f /tmp/rel-held
-  deno run -A --no-check "$HERE/hold_device.ts" "$A" /tmp/rel-held wait 2> $LOG & pid=$!
+  $BG deno run -A --no-check "$HERE/hold_device.ts" "$A" /tmp/rel-held wait 2> $LOG & pid=$!
   sleep "$(secs "$ms")"; kill -$sig $pid; wait $pid; rc=$?
   held=no; [ -e /tmp/rel-held ] && held=yes
   echo "hold i=$i sig=$sig after_ms=$ms held=$held rc=$rc $(check)"
