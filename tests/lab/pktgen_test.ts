@@ -26,7 +26,7 @@ virtio pktgen 0000:00:04.0 --loopback 0000:00:06.0 -n 10000 --rate 5k --expect-l
 mark loop-legacy
 virtio pktgen 0000:00:05.0 --loopback 0000:00:06.0 -n 5000 --rate 5k --expect-loss 0 --json --quiet; echo "@@rc $?"
 mark rate
-virtio pktgen 0000:00:04.0 -d 4 --rate 2k --json --quiet; echo "@@rc $?"
+virtio pktgen 0000:00:04.0 -d 4 --rate 2k --json --interval 0.5 --quiet; echo "@@rc $?"
 mark rx
 (virtio pktgen 0000:00:06.0 --rx -n 1000 -d 60 --pcap /tmp/rx.pcap --verify --json --quiet > /tmp/rx.json; echo $? > /tmp/rx.rc) &
 sleep 6
@@ -41,7 +41,7 @@ mark driver
 basename $(readlink /sys/bus/pci/devices/0000:00:04.0/driver)
 for d in 04.0 06.0 05.0; do
   mark speed-$d
-  virtio pktgen 0000:00:$d -d 3 --json --quiet; echo "@@rc $?"
+  virtio pktgen 0000:00:$d -d 6 --json --interval 1 --quiet; echo "@@rc $?"
 done
 `;
 
@@ -155,12 +155,25 @@ Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGIN
     const { doc, rc } = json("rate");
     assert.equal(rc, 0);
     const pps = doc.summary.tx.packets / doc.summary.seconds;
-    const pause = doc.maxPauseNs / 1e6;
-    console.log(`rate: asked 2 kpps, got ${pps.toFixed(0)} pps (longest loop pause ${pause} ms)`);
-    // The pacer catches up on pauses up to PACER_BURST_NS; a host so busy that the guest
-    // stops for longer cannot hold any rate, and the summary says so: then only sanity.
-    const tolerance = doc.maxPauseNs <= PACER_BURST_NS ? 0.05 : 0.3;
-    if (tolerance > 0.05) console.log(`rate: host too busy (pause ${pause} ms), tolerance 30%`);
+    const intervals = s.get("rate")!.lines.slice(0, -1).map((l) => JSON.parse(l))
+      .filter((x) => x.type === "interval").map((x) => x.tx.pps as number).sort((a, b) => a - b);
+    const median = intervals[Math.floor(intervals.length / 2)]!;
+    const pause = (doc.maxPauseNs / 1e6).toFixed(0);
+    console.log(
+      `rate: asked 2 kpps, run mean ${pps.toFixed(0)} pps, median of 0.5 s intervals ` +
+        `${median.toFixed(0)} pps (${intervals.map((p) => p.toFixed(0)).join(" ")}), ` +
+        `longest loop pause ${pause} ms`,
+    );
+    // In steady state the pacer holds the rate: the median interval is within 5%.
+    assert.ok(intervals.length >= 6, `${intervals.length} intervals`);
+    assert.ok(Math.abs(median - 2_000) / 2_000 < 0.05, `median ${median} pps`);
+    // Over the run it catches up on pauses up to PACER_BURST_NS. A host so busy that the guest
+    // stops for longer (other VMs on our 2 cores) cannot hold any rate, and the summary says
+    // so; then only a sanity bound on the mean.
+    const tolerance = doc.maxPauseNs <= PACER_BURST_NS ? 0.05 : 0.5;
+    if (tolerance > 0.05) {
+      console.log(`rate: host too busy (pause ${pause} ms), mean only within 50%`);
+    }
     assert.ok(Math.abs(pps - 2_000) / 2_000 < tolerance, `${pps} pps`);
   });
 
@@ -187,10 +200,18 @@ Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGIN
 
   await t.step("64-byte transmit rates (printed, not asserted)", () => {
     for (const d of ["04.0", "06.0", "05.0"]) {
-      const { doc } = json(`speed-${d}`);
+      const { doc, rc } = json(`speed-${d}`);
+      assert.equal(rc, 0);
+      // Deno's JIT needs a second or two under TCG: the best second shows the warm rate.
+      const perSecond = s.get(`speed-${d}`)!.lines.slice(0, -1).map((l) => JSON.parse(l))
+        .map((x) => x.tx.pps as number);
       console.log(
         `tx 64 B ${doc.tx.address} ${doc.tx.transport}/${doc.tx.format}: ` +
-          `${(doc.summary.tx.pps / 1e6).toFixed(3)} Mpps`,
+          `${(doc.summary.tx.pps / 1e6).toFixed(3)} Mpps over ${
+            doc.summary.seconds.toFixed(1)
+          } s, ` +
+          `best second ${(Math.max(...perSecond) / 1e6).toFixed(3)} Mpps ` +
+          `(${perSecond.map((p) => (p / 1e6).toFixed(3)).join(" ")})`,
       );
     }
   });
