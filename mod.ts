@@ -91,6 +91,7 @@ export { DeviceError, SystemError, TimeoutError, UsageError, VirtioError } from 
 
 // ---- probe (read-only) ----
 export { probeAll, probeDevice, type ProbeOptions } from "./lib/probe/probe.ts";
+export type { BarOpener } from "./lib/probe/registers.ts";
 export {
   type DeviceReport,
   type FactSource,
@@ -99,7 +100,7 @@ export {
   PROBE_SCHEMA,
   type ProbeReport,
 } from "./lib/probe/report.ts";
-export { renderReport } from "./lib/probe/render.ts";
+export { type RenderOptions, renderReport } from "./lib/probe/render.ts";
 export {
   CONFIG_DECODERS,
   type ConfigDecoder,
@@ -121,7 +122,12 @@ export type {
 } from "./lib/virtio/transport.ts";
 export { ModernTransport, type ModernTransportOptions } from "./lib/virtio/modern_transport.ts";
 export { LegacyTransport } from "./lib/virtio/legacy_transport.ts";
-export { parseVirtioCapabilities, type VirtioPciCap } from "./lib/virtio/capabilities.ts";
+export {
+  type BarSizes,
+  parseVirtioCapabilities,
+  type VirtioPciCap,
+} from "./lib/virtio/capabilities.ts";
+export type { PciCapability } from "./lib/pci/capabilities.ts";
 export {
   checkDeviceStatus,
   decideFeatures,
@@ -131,7 +137,7 @@ export {
   initializeDevice,
 } from "./lib/virtio/initialize.ts";
 export type { ConfigSpace } from "./lib/pci/config_space.ts";
-export type { RegisterRegion } from "./lib/pci/region.ts";
+export type { LittleEndianAccess, RegisterRegion } from "./lib/pci/region.ts";
 
 // ---- taking a device over ----
 export {
@@ -153,17 +159,29 @@ export {
 
 // ---- net ----
 export { type QueuePair, VirtioNet, type VirtioNetOptions } from "./lib/net/virtio_net.ts";
-export { DEFAULT_SLOT_SIZE, RxQueue, TxQueue } from "./lib/net/packet_queues.ts";
+export { DEFAULT_SLOT_SIZE, RxQueue, type SlotQueue, TxQueue } from "./lib/net/packet_queues.ts";
+export type { ControlQueue } from "./lib/net/control.ts";
 
 // ---- pktgen ----
 export * from "./lib/pktgen/mod.ts";
 export {
+  type DeviceInfo,
+  type Expectations,
+  type FlowInfo,
   type NetPort,
   runSession,
   type SessionDeps,
   type SessionResult,
 } from "./lib/pktgen/run/session.ts";
-export { buildOptions, type PktgenOptions } from "./lib/pktgen/run/options.ts";
+export type { EngineResult, LinkEvent, StopReason } from "./lib/pktgen/run/engine.ts";
+export {
+  type AccessChoice,
+  type AddressSpecs,
+  buildOptions,
+  type PktgenMode,
+  type PktgenOptions,
+  type RingChoice,
+} from "./lib/pktgen/run/options.ts";
 
 // ---- binding ----
 export {
@@ -174,15 +192,18 @@ export {
   readClaim,
   restoreAbandonedClaims,
   type RestoredClaim,
+  type SysfsOptions,
+  type SysfsWriter,
 } from "./lib/pci/binding.ts";
 export {
   bindDevice,
   type BindResult,
+  type DevbindOptions,
   type DeviceStatus,
   unbindDevice,
   virtioStatus,
 } from "./lib/pci/devbind.ts";
-export { type DeviceUsage, deviceUsage } from "./lib/pci/in_use.ts";
+export { type DeviceUsage, deviceUsage, type InUseOptions } from "./lib/pci/in_use.ts";
 
 // ---- diagnostics ----
 export {
@@ -210,3 +231,5 @@ export { renderDiagJsonLine, renderDiagText, renderJUnit } from "./lib/diag/rend
 
 // ---- the lab ----
 export { type LabOptions, type LabResult, type LabVm, runInLab, startLab } from "./lib/lab/vm.ts";
+export type { LabDevice } from "./lib/lab/devices.ts";
+export type { Qmp, QmpValue } from "./lib/lab/qmp.ts";

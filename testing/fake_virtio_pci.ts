@@ -36,7 +36,7 @@ export interface QueueProgram {
   msixVector: number;
 }
 
-abstract class FakeBar implements RegisterRegion, Disposable {
+export abstract class FakeBar implements RegisterRegion, Disposable {
   abstract readonly length: number;
   disposed = false;
   /** Every write as [offset, width, value]. */
@@ -80,7 +80,7 @@ abstract class FakeBar implements RegisterRegion, Disposable {
 }
 
 /** Shared device state behind both register layouts. */
-class DeviceState {
+export class DeviceState {
   status = 0;
   driverFeatures = 0n;
   queueSelect = 0;

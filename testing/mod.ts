@@ -9,6 +9,8 @@ export { DmaFault, FakeDma } from "./fake_dma.ts";
 export { type SimBuffer, SimProtocolError, SimQueue, type SimQueueOptions } from "./sim_device.ts";
 export { SimNetLoopback, type SimNetOptions } from "./sim_net.ts";
 export {
+  type DeviceState,
+  FakeBar,
   type FakeDeviceOptions,
   FakeLegacyBar,
   FakeModernBar,

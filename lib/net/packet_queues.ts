@@ -14,7 +14,7 @@ import type { Virtqueue } from "../queue/virtqueue.ts";
 
 export const DEFAULT_SLOT_SIZE = 2048;
 
-abstract class SlotQueue {
+export abstract class SlotQueue {
   readonly region: DmaRegion;
   /** A view of each slot's frame area (behind the header), made once. */
   readonly frames: Uint8Array[];
