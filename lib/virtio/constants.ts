@@ -8,11 +8,17 @@
  */
 
 // ---- §2.1 Device Status Field ----
+/** §2.1: the guest OS has found the device and recognised it as a virtio device. */
 export const STATUS_ACKNOWLEDGE = 1;
+/** §2.1: the guest OS knows how to drive the device. */
 export const STATUS_DRIVER = 2;
+/** §2.1: the driver is set up and ready to drive the device. */
 export const STATUS_DRIVER_OK = 4;
+/** §2.1: the driver has acknowledged the features it understands; negotiation is complete. */
 export const STATUS_FEATURES_OK = 8;
+/** §2.1: the device hit an error it cannot recover from and needs a reset. */
 export const STATUS_DEVICE_NEEDS_RESET = 64;
+/** §2.1: something went wrong in the guest; the driver has given up on the device. */
 export const STATUS_FAILED = 128;
 
 /** Status bits by name, lowest first, for rendering. */
@@ -35,18 +41,29 @@ export function statusNames(status: number): string[] {
 export const VIRTIO_F_NOTIFY_ON_EMPTY = 24n;
 /** Legacy only: any descriptor layout (§6.3). */
 export const VIRTIO_F_ANY_LAYOUT = 27n;
+/** §6: the driver may use indirect descriptors. */
 export const VIRTIO_F_INDIRECT_DESC = 28n;
+/** §6: used_event / avail_event fields enable event-index notification suppression. */
 export const VIRTIO_F_EVENT_IDX = 29n;
 /** Legacy only: set by a device to detect buggy drivers (§6.3, "UNUSED"/BAD_FEATURE). */
 export const VIRTIO_F_BAD_FEATURE = 30n;
+/** §6: compliance with VIRTIO 1.x; cleared means a legacy device. */
 export const VIRTIO_F_VERSION_1 = 32n;
+/** §6: the device reaches memory through platform translation (e.g. an IOMMU). */
 export const VIRTIO_F_ACCESS_PLATFORM = 33n;
+/** §6: packed virtqueue layout support (§2.8). */
 export const VIRTIO_F_RING_PACKED = 34n;
+/** §6: the device uses buffers in the order they were made available. */
 export const VIRTIO_F_IN_ORDER = 35n;
+/** §6: memory accesses need platform ordering (real hardware, not software barriers). */
 export const VIRTIO_F_ORDER_PLATFORM = 36n;
+/** §6: the device supports single root I/O virtualization. */
 export const VIRTIO_F_SR_IOV = 37n;
+/** §6: the driver passes extra data (avail index/wrap) in its notifications. */
 export const VIRTIO_F_NOTIFICATION_DATA = 38n;
+/** §6: the driver gets per-queue notification data from `queue_notify_data`. */
 export const VIRTIO_F_NOTIF_CONFIG_DATA = 39n;
+/** §6: individual virtqueues can be reset (`queue_reset`). */
 export const VIRTIO_F_RING_RESET = 40n;
 /** VIRTIO 1.3 §6: administration virtqueue. */
 export const VIRTIO_F_ADMIN_VQ = 41n;
@@ -76,21 +93,31 @@ export function isTransportFeatureBit(bit: number): boolean {
 }
 
 // ---- §4.1.2 PCI Device Discovery ----
+/** §4.1.2: PCI vendor id of every virtio device. */
 export const VIRTIO_PCI_VENDOR_ID = 0x1af4;
 /** Modern device id = 0x1040 + virtio device type. */
 export const VIRTIO_PCI_MODERN_DEVICE_ID_BASE = 0x1040;
 /** Transitional devices use 0x1000..0x103f; the subsystem device id is the type. */
 export const VIRTIO_PCI_TRANSITIONAL_FIRST = 0x1000;
+/** Last transitional device id. */
 export const VIRTIO_PCI_TRANSITIONAL_LAST = 0x103f;
+/** Last modern device id (0x1040 + 63). */
 export const VIRTIO_PCI_MODERN_LAST = 0x107f;
 
 // ---- §4.1.4 Virtio Structure PCI Capabilities (cfg_type) ----
+/** §4.1.4: common configuration (`struct virtio_pci_common_cfg`). */
 export const VIRTIO_PCI_CAP_COMMON_CFG = 1;
+/** §4.1.4: notifications. */
 export const VIRTIO_PCI_CAP_NOTIFY_CFG = 2;
+/** §4.1.4: ISR status. */
 export const VIRTIO_PCI_CAP_ISR_CFG = 3;
+/** §4.1.4: device-specific configuration. */
 export const VIRTIO_PCI_CAP_DEVICE_CFG = 4;
+/** §4.1.4: PCI configuration access window. */
 export const VIRTIO_PCI_CAP_PCI_CFG = 5;
+/** §4.1.4: shared memory region. */
 export const VIRTIO_PCI_CAP_SHARED_MEMORY_CFG = 8;
+/** §4.1.4: vendor-specific data. */
 export const VIRTIO_PCI_CAP_VENDOR_CFG = 9;
 
 /** Field offsets inside a `struct virtio_pci_cap` (§4.1.4), from the capability start. */
@@ -111,6 +138,7 @@ export const VIRTIO_PCI_CAP = {
 } as const;
 
 // ---- §4.1.4.3 Common configuration structure layout ----
+/** Byte offsets of the common configuration fields (`struct virtio_pci_common_cfg`, §4.1.4.3). */
 export const COMMON_CFG = {
   device_feature_select: 0x00, // le32 RW
   device_feature: 0x04, // le32 RO
@@ -135,6 +163,7 @@ export const COMMON_CFG = {
 export const COMMON_CFG_MIN_LENGTH = 0x38;
 
 // ---- §4.1.4.8 Legacy Interfaces: A Note on PCI Device Layout (I/O BAR 0) ----
+/** Byte offsets of the legacy I/O BAR registers (§4.1.4.8), before the device config. */
 export const LEGACY = {
   host_features: 0x00, // le32 RO (bits 0..31 only)
   guest_features: 0x04, // le32 RW

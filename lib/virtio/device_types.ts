@@ -12,47 +12,89 @@ import {
   VIRTIO_PCI_VENDOR_ID,
 } from "./constants.ts";
 
+/** Virtio device type 1: network card (§5). */
 export const VIRTIO_ID_NET = 1;
+/** Virtio device type 2: block device (§5). */
 export const VIRTIO_ID_BLOCK = 2;
+/** Virtio device type 3: console (§5). */
 export const VIRTIO_ID_CONSOLE = 3;
+/** Virtio device type 4: entropy source (§5). */
 export const VIRTIO_ID_RNG = 4;
+/** Virtio device type 5: memory ballooning (traditional) (§5). */
 export const VIRTIO_ID_BALLOON_LEGACY = 5;
+/** Virtio device type 6: ioMemory (§5). */
 export const VIRTIO_ID_IOMEM = 6;
+/** Virtio device type 7: rpmsg (§5). */
 export const VIRTIO_ID_RPMSG = 7;
+/** Virtio device type 8: SCSI host (§5). */
 export const VIRTIO_ID_SCSI = 8;
+/** Virtio device type 9: 9P transport (§5). */
 export const VIRTIO_ID_9P = 9;
+/** Virtio device type 10: mac80211 wlan (§5). */
 export const VIRTIO_ID_MAC80211_WLAN = 10;
+/** Virtio device type 11: rproc serial (§5). */
 export const VIRTIO_ID_RPROC_SERIAL = 11;
+/** Virtio device type 12: virtio CAIF (§5). */
 export const VIRTIO_ID_CAIF = 12;
+/** Virtio device type 13: memory balloon (§5). */
 export const VIRTIO_ID_MEMORY_BALLOON = 13;
+/** Virtio device type 16: GPU device (§5). */
 export const VIRTIO_ID_GPU = 16;
+/** Virtio device type 17: Timer/Clock device (§5). */
 export const VIRTIO_ID_CLOCK = 17;
+/** Virtio device type 18: Input device (§5). */
 export const VIRTIO_ID_INPUT = 18;
+/** Virtio device type 19: Socket device (§5). */
 export const VIRTIO_ID_VSOCK = 19;
+/** Virtio device type 20: Crypto device (§5). */
 export const VIRTIO_ID_CRYPTO = 20;
+/** Virtio device type 21: Signal Distribution Module (§5). */
 export const VIRTIO_ID_SIGNAL_DIST = 21;
+/** Virtio device type 22: pstore device (§5). */
 export const VIRTIO_ID_PSTORE = 22;
+/** Virtio device type 23: IOMMU device (§5). */
 export const VIRTIO_ID_IOMMU = 23;
+/** Virtio device type 24: Memory device (§5). */
 export const VIRTIO_ID_MEM = 24;
+/** Virtio device type 25: Audio device (§5). */
 export const VIRTIO_ID_SOUND = 25;
+/** Virtio device type 26: file system device (§5). */
 export const VIRTIO_ID_FS = 26;
+/** Virtio device type 27: PMEM device (§5). */
 export const VIRTIO_ID_PMEM = 27;
+/** Virtio device type 28: RPMB device (§5). */
 export const VIRTIO_ID_RPMB = 28;
+/** Virtio device type 29: mac80211 hwsim wireless simulation device (§5). */
 export const VIRTIO_ID_MAC80211_HWSIM = 29;
+/** Virtio device type 30: Video encoder device (§5). */
 export const VIRTIO_ID_VIDEO_ENCODER = 30;
+/** Virtio device type 31: Video decoder device (§5). */
 export const VIRTIO_ID_VIDEO_DECODER = 31;
+/** Virtio device type 32: SCMI device (§5). */
 export const VIRTIO_ID_SCMI = 32;
+/** Virtio device type 33: NitroSecureModule (§5). */
 export const VIRTIO_ID_NITRO_SEC_MOD = 33;
+/** Virtio device type 34: I2C adapter (§5). */
 export const VIRTIO_ID_I2C_ADAPTER = 34;
+/** Virtio device type 35: Watchdog (§5). */
 export const VIRTIO_ID_WATCHDOG = 35;
+/** Virtio device type 36: CAN device (§5). */
 export const VIRTIO_ID_CAN = 36;
+/** Virtio device type 38: Parameter Server (§5). */
 export const VIRTIO_ID_PARAM_SERV = 38;
+/** Virtio device type 39: Audio policy device (§5). */
 export const VIRTIO_ID_AUDIO_POLICY = 39;
+/** Virtio device type 40: Bluetooth device (§5). */
 export const VIRTIO_ID_BT = 40;
+/** Virtio device type 41: GPIO device (§5). */
 export const VIRTIO_ID_GPIO = 41;
+/** Virtio device type 42: RDMA device (§5). */
 export const VIRTIO_ID_RDMA = 42;
+/** Virtio device type 43: Camera device (§5). */
 export const VIRTIO_ID_CAMERA = 43;
+/** Virtio device type 44: ISM device (§5). */
 export const VIRTIO_ID_ISM = 44;
+/** Virtio device type 45: SPI master (§5). */
 export const VIRTIO_ID_SPI = 45;
 
 /** Short machine names (used in `--type` and JSON) and the spec's description, §5. */
@@ -126,6 +168,7 @@ const TRANSITIONAL_TYPES: ReadonlyMap<number, number> = new Map([
   [0x1009, 9],
 ]);
 
+/** How a virtio PCI function presents itself: modern only (§4.1.2), transitional (modern plus legacy interface), or legacy only (§4.1.4.8). */
 export type PciTransportKind = "modern" | "transitional" | "legacy";
 
 /** What a PCI function's ids say about it as a virtio device. */

@@ -7,75 +7,141 @@
 import { TRANSPORT_FEATURES } from "./constants.ts";
 
 // ---- §5.1.3 Network device ----
+/** Device handles packets with a partial checksum (transmit checksum offload). */
 export const VIRTIO_NET_F_CSUM = 0n;
+/** Driver handles packets with a partial checksum (receive checksum offload). */
 export const VIRTIO_NET_F_GUEST_CSUM = 1n;
+/** Guest offloads can be reconfigured over the control queue. */
 export const VIRTIO_NET_F_CTRL_GUEST_OFFLOADS = 2n;
+/** Device reports its maximum MTU in config `mtu`. */
 export const VIRTIO_NET_F_MTU = 3n;
+/** Device has a MAC address in config `mac`. */
 export const VIRTIO_NET_F_MAC = 5n;
+/** Legacy: device handles packets with any GSO type. */
 export const VIRTIO_NET_F_GSO = 6n;
+/** Driver can receive TSOv4. */
 export const VIRTIO_NET_F_GUEST_TSO4 = 7n;
+/** Driver can receive TSOv6. */
 export const VIRTIO_NET_F_GUEST_TSO6 = 8n;
+/** Driver can receive TSO with ECN. */
 export const VIRTIO_NET_F_GUEST_ECN = 9n;
+/** Driver can receive UFO. */
 export const VIRTIO_NET_F_GUEST_UFO = 10n;
+/** Device can receive TSOv4 (the driver may send it). */
 export const VIRTIO_NET_F_HOST_TSO4 = 11n;
+/** Device can receive TSOv6 (the driver may send it). */
 export const VIRTIO_NET_F_HOST_TSO6 = 12n;
+/** Device can receive TSO with ECN. */
 export const VIRTIO_NET_F_HOST_ECN = 13n;
+/** Device can receive UFO. */
 export const VIRTIO_NET_F_HOST_UFO = 14n;
+/** Driver can merge receive buffers (`num_buffers` in the header). */
 export const VIRTIO_NET_F_MRG_RXBUF = 15n;
+/** Config `status` (link up, announce) is available. */
 export const VIRTIO_NET_F_STATUS = 16n;
+/** A control virtqueue is available. */
 export const VIRTIO_NET_F_CTRL_VQ = 17n;
+/** Control queue: receive mode (promiscuous, all-multicast) commands. */
 export const VIRTIO_NET_F_CTRL_RX = 18n;
+/** Control queue: VLAN filtering commands. */
 export const VIRTIO_NET_F_CTRL_VLAN = 19n;
+/** Control queue: extra receive mode commands. */
 export const VIRTIO_NET_F_CTRL_RX_EXTRA = 20n;
+/** Driver can send gratuitous packets (announce). */
 export const VIRTIO_NET_F_GUEST_ANNOUNCE = 21n;
+/** Multiqueue with automatic receive steering; config `max_virtqueue_pairs`. */
 export const VIRTIO_NET_F_MQ = 22n;
+/** MAC address can be set over the control queue. */
 export const VIRTIO_NET_F_CTRL_MAC_ADDR = 23n;
+/** Per-virtqueue notification coalescing. */
 export const VIRTIO_NET_F_VQ_NOTF_COAL = 52n;
+/** Notification coalescing. */
 export const VIRTIO_NET_F_NOTF_COAL = 53n;
+/** Driver can receive USOv4. */
 export const VIRTIO_NET_F_GUEST_USO4 = 54n;
+/** Driver can receive USOv6. */
 export const VIRTIO_NET_F_GUEST_USO6 = 55n;
+/** Device can receive USO. */
 export const VIRTIO_NET_F_HOST_USO = 56n;
+/** Device can report a per-packet hash value and type. */
 export const VIRTIO_NET_F_HASH_REPORT = 57n;
+/** Driver can provide the exact `hdr_len`. */
 export const VIRTIO_NET_F_GUEST_HDRLEN = 59n;
+/** Receive-side scaling. */
 export const VIRTIO_NET_F_RSS = 60n;
+/** Device reports coalesced segments and duplicated ACKs (RSC). */
 export const VIRTIO_NET_F_RSC_EXT = 61n;
+/** Device may act as a standby for a primary device with the same MAC. */
 export const VIRTIO_NET_F_STANDBY = 62n;
+/** Device reports `speed` and `duplex` in config. */
 export const VIRTIO_NET_F_SPEED_DUPLEX = 63n;
 
 // ---- §5.2.3 Block device ----
+/** Legacy: device supports request barriers. */
 export const VIRTIO_BLK_F_BARRIER = 0n;
+/** Maximum segment size is in config `size_max`. */
 export const VIRTIO_BLK_F_SIZE_MAX = 1n;
+/** Maximum segments per request is in config `seg_max`. */
 export const VIRTIO_BLK_F_SEG_MAX = 2n;
+/** Disk geometry is in config `geometry`. */
 export const VIRTIO_BLK_F_GEOMETRY = 4n;
+/** Device is read-only. */
 export const VIRTIO_BLK_F_RO = 5n;
+/** Block size is in config `blk_size`. */
 export const VIRTIO_BLK_F_BLK_SIZE = 6n;
+/** Legacy: device supports SCSI packet commands. */
 export const VIRTIO_BLK_F_SCSI = 7n;
+/** Cache flush command support. */
 export const VIRTIO_BLK_F_FLUSH = 9n;
+/** Optimal I/O alignment is in config `topology`. */
 export const VIRTIO_BLK_F_TOPOLOGY = 10n;
+/** Device can switch its cache between writeback and writethrough (`writeback`). */
 export const VIRTIO_BLK_F_CONFIG_WCE = 11n;
+/** Multiqueue; config `num_queues`. */
 export const VIRTIO_BLK_F_MQ = 12n;
+/** Discard command support. */
 export const VIRTIO_BLK_F_DISCARD = 13n;
+/** Write zeroes command support. */
 export const VIRTIO_BLK_F_WRITE_ZEROES = 14n;
+/** Device reports storage lifetime information. */
 export const VIRTIO_BLK_F_LIFETIME = 15n;
+/** Secure erase command support. */
 export const VIRTIO_BLK_F_SECURE_ERASE = 16n;
+/** Device is a zoned block device. */
 export const VIRTIO_BLK_F_ZONED = 17n;
 
 // ---- other device types, used by the config decoders ----
+/** Console: config `cols` and `rows` are valid (§5.3.3). */
 export const VIRTIO_CONSOLE_F_SIZE = 0n;
+/** Console: multiple ports; config `max_nr_ports` is valid (§5.3.3). */
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1n;
+/** Console: emergency write via config `emerg_wr` (§5.3.3). */
 export const VIRTIO_CONSOLE_F_EMERG_WRITE = 2n;
+/** Balloon: the host must be told before balloon pages are used (§5.5.3). */
 export const VIRTIO_BALLOON_F_MUST_TELL_HOST = 0n;
+/** Balloon: a statistics virtqueue is present (§5.5.3). */
 export const VIRTIO_BALLOON_F_STATS_VQ = 1n;
+/** Balloon: deflate when the guest runs out of memory (§5.5.3). */
 export const VIRTIO_BALLOON_F_DEFLATE_ON_OOM = 2n;
+/** Balloon: free page hinting; config `free_page_hint_cmd_id` (§5.5.3). */
 export const VIRTIO_BALLOON_F_FREE_PAGE_HINT = 3n;
+/** Balloon: config `poison_val` is valid (§5.5.3). */
 export const VIRTIO_BALLOON_F_PAGE_POISON = 4n;
+/** Balloon: free page reporting (§5.5.3). */
 export const VIRTIO_BALLOON_F_PAGE_REPORTING = 5n;
+/** 9P transport: the mount tag is in config. */
 export const VIRTIO_9P_F_MOUNT_TAG = 0n;
+/** File system device: notification queue (§5.11.3). */
 export const VIRTIO_FS_F_NOTIFICATION = 0n;
+/** IOMMU: config `input_range` is valid (§5.13.3). */
 export const VIRTIO_IOMMU_F_INPUT_RANGE = 0n;
+/** IOMMU: config `domain_range` is valid (§5.13.3). */
 export const VIRTIO_IOMMU_F_DOMAIN_RANGE = 1n;
+/** IOMMU: PROBE requests are available (§5.13.3). */
 export const VIRTIO_IOMMU_F_PROBE = 4n;
+/** IOMMU: config `bypass` is valid (§5.13.3). */
 export const VIRTIO_IOMMU_F_BYPASS_CONFIG = 6n;
+/** Sound: control elements are supported. */
 export const VIRTIO_SND_F_CTLS = 0n;
 
 function table(entries: [number, string][]): ReadonlyMap<number, string> {
@@ -199,9 +265,11 @@ export const DEVICE_FEATURES: ReadonlyMap<number, ReadonlyMap<number, string>> =
 
 /** One named (or unknown) feature bit. */
 export interface NamedFeature {
+  /** The bit number. */
   readonly bit: number;
   /** `VIRTIO_F_*` style name without prefix, or undefined when the bit has no known name. */
   readonly name?: string;
+  /** Whether the bit is a transport bit (§6, bits 24–41) or a device-type bit (§5.x.3). */
   readonly scope: "transport" | "device";
 }
 
