@@ -7,7 +7,9 @@
  */
 import type { ConfigSpace } from "../lib/pci/config_space.ts";
 
+/** A PCI configuration space in memory that logs every write (fits the ConfigSpace seam). */
 export class FakeConfigSpace implements ConfigSpace {
+  /** The raw config bytes; tests may edit them directly. */
   readonly bytes: Uint8Array;
   readonly #view: DataView;
   /** Every write as [offset, width, value], in order. */
@@ -16,6 +18,7 @@ export class FakeConfigSpace implements ConfigSpace {
   #nextCap = 0x40;
   #lastNextPointer = 0x34;
 
+  /** An all-zero config space of `size` bytes. */
   constructor(size = 256) {
     this.bytes = new Uint8Array(size);
     this.#view = new DataView(this.bytes.buffer);
@@ -31,30 +34,38 @@ export class FakeConfigSpace implements ConfigSpace {
   get size(): number {
     return this.bytes.length;
   }
+  /** Reads one byte. */
   read8(o: number): number {
     return this.#view.getUint8(o);
   }
+  /** Reads a little-endian 16-bit value. */
   read16(o: number): number {
     return this.#view.getUint16(o, true);
   }
+  /** Reads a little-endian 32-bit value. */
   read32(o: number): number {
     return this.#view.getUint32(o, true);
   }
+  /** Writes one byte and logs it. */
   write8(o: number, v: number): void {
     this.writes.push([o, 1, v]);
     this.#view.setUint8(o, v);
   }
+  /** Writes a little-endian 16-bit value and logs it. */
   write16(o: number, v: number): void {
     this.writes.push([o, 2, v]);
     this.#view.setUint16(o, v, true);
   }
+  /** Writes a little-endian 32-bit value and logs it. */
   write32(o: number, v: number): void {
     this.writes.push([o, 4, v]);
     this.#view.setUint32(o, v, true);
   }
 
   /** Sets vendor/device/subsystem ids and revision (header type 0). */
-  header(ids: { vendor: number; device: number; subsystemDevice?: number; revision?: number }) {
+  header(
+    ids: { vendor: number; device: number; subsystemDevice?: number; revision?: number },
+  ): this {
     this.#view.setUint16(0x00, ids.vendor, true);
     this.#view.setUint16(0x02, ids.device, true);
     this.#view.setUint8(0x08, ids.revision ?? 1);
@@ -109,8 +120,11 @@ export class FakeConfigSpace implements ConfigSpace {
     ]);
   }
 
-  /** Appends an MSI-X capability with `entries` table entries. */
-  addMsix(entries: number, opts: { enabled?: boolean; bar?: number; tableOffset?: number } = {}) {
+  /** Appends an MSI-X capability with `entries` table entries; returns its offset. */
+  addMsix(
+    entries: number,
+    opts: { enabled?: boolean; bar?: number; tableOffset?: number } = {},
+  ): number {
     const control = (entries - 1) | (opts.enabled ? 0x8000 : 0);
     const bar = opts.bar ?? 0;
     return this.addCapability(0x11, [
@@ -131,15 +145,19 @@ function le32(v: number): number[] {
  * would clear it on real hardware, so a read here throws). Fits the RegisterRegion seam.
  */
 export class FakeBarRegion {
+  /** The register bytes; tests may edit them directly. */
   readonly bytes: Uint8Array;
   readonly #view: DataView;
+  /** Every logged write as [offset, width, value], in order. */
   readonly writes: [number, 1 | 2 | 4, number][] = [];
   /** Offsets whose reads throw (e.g. the ISR register). */
   readonly forbidden = new Set<number>();
   /** Called before every read; tests use it to change registers mid-read. */
   onRead?: (offset: number) => void;
+  /** Set once closed. */
   disposed = false;
 
+  /** A zeroed BAR of `length` bytes. */
   constructor(readonly length: number) {
     this.bytes = new Uint8Array(length);
     this.#view = new DataView(this.bytes.buffer);
@@ -151,26 +169,32 @@ export class FakeBarRegion {
     }
     this.onRead?.(o);
   }
+  /** Reads one byte (throws on a forbidden offset or out of range). */
   read8(o: number): number {
     this.#r(o, 1);
     return this.#view.getUint8(o);
   }
+  /** Reads a little-endian 16-bit register. */
   read16(o: number): number {
     this.#r(o, 2);
     return this.#view.getUint16(o, true);
   }
+  /** Reads a little-endian 32-bit register. */
   read32(o: number): number {
     this.#r(o, 4);
     return this.#view.getUint32(o, true);
   }
+  /** Writes one byte and logs it. */
   write8(o: number, v: number): void {
     this.writes.push([o, 1, v]);
     this.#view.setUint8(o, v);
   }
+  /** Writes a little-endian 16-bit register and logs it. */
   write16(o: number, v: number): void {
     this.writes.push([o, 2, v]);
     this.#view.setUint16(o, v, true);
   }
+  /** Writes a little-endian 32-bit register and logs it. */
   write32(o: number, v: number): void {
     this.writes.push([o, 4, v]);
     this.#view.setUint32(o, v, true);
@@ -180,18 +204,22 @@ export class FakeBarRegion {
     this.#view.setUint8(o, v);
     return this;
   }
+  /** Sets a little-endian 16-bit value without logging it. */
   set16(o: number, v: number): this {
     this.#view.setUint16(o, v, true);
     return this;
   }
+  /** Sets a little-endian 32-bit value without logging it. */
   set32(o: number, v: number): this {
     this.#view.setUint32(o, v, true);
     return this;
   }
+  /** Sets a little-endian 64-bit value without logging it. */
   set64(o: number, v: bigint): this {
     this.#view.setBigUint64(o, v, true);
     return this;
   }
+  /** Marks the BAR closed. */
   [Symbol.dispose](): void {
     this.disposed = true;
   }

@@ -11,6 +11,7 @@ import type { DmaAllocator, DmaRegion } from "../lib/dma/memory.ts";
 
 /** A device-side access outside every allocated region. */
 export class DmaFault extends Error {
+  /** The error name. */
   override name = "DmaFault";
 }
 
@@ -28,6 +29,7 @@ export interface FakeDmaOptions {
   readonly shared?: boolean;
 }
 
+/** DMA memory over plain ArrayBuffers with made-up iovas above 4 GiB, for tests. */
 export class FakeDma implements DmaAllocator {
   readonly kind = "fake";
   readonly #regions: Mapping[] = [];
@@ -35,6 +37,7 @@ export class FakeDma implements DmaAllocator {
   #next = IOVA_BASE;
   #disposed = false;
 
+  /** An empty allocator; `options.shared` backs regions with SharedArrayBuffer. */
   constructor(options: FakeDmaOptions = {}) {
     this.#shared = options.shared ?? false;
   }
@@ -66,6 +69,7 @@ export class FakeDma implements DmaAllocator {
     return this.#lookup(iova, len) !== undefined;
   }
 
+  /** The regions allocated so far, lowest iova first. */
   get regions(): readonly DmaRegion[] {
     return this.#regions;
   }
@@ -93,6 +97,7 @@ export class FakeDma implements DmaAllocator {
     return undefined;
   }
 
+  /** Forgets every region; later use throws. */
   [Symbol.dispose](): void {
     this.#disposed = true;
     this.#regions.length = 0;

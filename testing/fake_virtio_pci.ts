@@ -11,7 +11,9 @@ import type { RegisterRegion } from "../lib/pci/region.ts";
 import type { VirtioPciCap } from "../lib/virtio/capabilities.ts";
 import { COMMON_CFG, LEGACY } from "../lib/virtio/constants.ts";
 
+/** How a fake device behaves: its type, offered features, queue sizes, config bytes and faults. */
 export interface FakeDeviceOptions {
+  /** Virtio device type (§5). */
   deviceType?: number;
   /** Offered feature bits. */
   features?: bigint;
@@ -27,53 +29,72 @@ export interface FakeDeviceOptions {
   unstableGeneration?: boolean;
 }
 
+/** What the driver programmed into one queue (size, ring addresses, enable, MSI-X vector). */
 export interface QueueProgram {
+  /** Queue size: the device maximum until the driver writes another. */
   size: number;
+  /** Descriptor area address as written by the driver. */
   desc: number;
+  /** Driver (available) area address as written by the driver. */
   driver: number;
+  /** Device (used) area address as written by the driver. */
   device: number;
+  /** Whether the driver has enabled the queue. */
   enabled: boolean;
+  /** MSI-X vector the driver assigned. */
   msixVector: number;
 }
 
+/** Base of the fake BARs: bounds-checked 8/16/32-bit accessors that record every write. */
 export abstract class FakeBar implements RegisterRegion, Disposable {
+  /** Size of the BAR in bytes. */
   abstract readonly length: number;
+  /** Set once the BAR is closed; any later access throws. */
   disposed = false;
   /** Every write as [offset, width, value]. */
   readonly writes: [number, number, number][] = [];
+  /** Reads `width` bytes at `offset` (already bounds-checked). */
   protected abstract read(offset: number, width: number): number;
+  /** Writes `width` bytes at `offset` (already bounds-checked and recorded). */
   protected abstract write(offset: number, width: number, value: number): void;
   #check(o: number, w: number) {
     if (this.disposed) throw new Error("access to a closed BAR");
     if (o < 0 || o + w > this.length) throw new RangeError(`BAR access at ${o}+${w}`);
   }
-  read8(o: number) {
+  /** Reads one byte. */
+  read8(o: number): number {
     this.#check(o, 1);
     return this.read(o, 1) & 0xff;
   }
-  read16(o: number) {
+  /** Reads a 16-bit register. */
+  read16(o: number): number {
     this.#check(o, 2);
     return this.read(o, 2) & 0xffff;
   }
-  read32(o: number) {
+  /** Reads a 32-bit register. */
+  read32(o: number): number {
     this.#check(o, 4);
     return this.read(o, 4) >>> 0;
   }
+  /** Writes one byte. */
   write8(o: number, v: number) {
     this.#check(o, 1);
     this.writes.push([o, 1, v]);
     this.write(o, 1, v & 0xff);
   }
+  /** Writes a 16-bit register. */
   write16(o: number, v: number) {
     this.#check(o, 2);
     this.writes.push([o, 2, v]);
     this.write(o, 2, v & 0xffff);
   }
+  /** Writes a 32-bit register. */
   write32(o: number, v: number) {
     this.#check(o, 4);
     this.writes.push([o, 4, v]);
     this.write(o, 4, v >>> 0);
   }
+  /** Closes the BAR: later accesses throw. */
   [Symbol.dispose]() {
     this.disposed = true;
   }
@@ -81,14 +102,21 @@ export abstract class FakeBar implements RegisterRegion, Disposable {
 
 /** Shared device state behind both register layouts. */
 export class DeviceState {
+  /** The device status byte (§2.1). */
   status = 0;
+  /** Feature bits the driver wrote. */
   driverFeatures = 0n;
+  /** The selected queue (`queue_select`). */
   queueSelect = 0;
+  /** `config_generation` value. */
   generation = 0;
+  /** Reads of device_status that still return the old status after a reset. */
   resetReadsLeft = 0;
+  /** Per-queue programming, index = queue number. */
   readonly queues: QueueProgram[];
   /** Queue indices in the order they were notified (with the 32-bit data when used). */
   readonly notifications: { queue: number; data?: number }[] = [];
+  /** Makes the queues from `o.queueSizes` (default two of 256), all disabled. */
   constructor(readonly o: FakeDeviceOptions) {
     this.queues = (o.queueSizes ?? [256, 256]).map((size) => ({
       size,
@@ -99,6 +127,7 @@ export class DeviceState {
       msixVector: 0,
     }));
   }
+  /** Reads device_status; a reset completes only after `resetLatencyReads` reads. */
   readStatus(): number {
     if (this.resetReadsLeft > 0) {
       this.resetReadsLeft--;
@@ -110,7 +139,9 @@ export class DeviceState {
     }
     return this.status;
   }
+  /** A reset was written and has not been seen to complete yet. */
   pendingReset = false;
+  /** Writes device_status: 0 resets; a newly set FEATURES_OK is refused if `acceptFeatures` says no. */
   writeStatus(v: number) {
     if (v === 0) {
       this.resetReadsLeft = this.o.resetLatencyReads ?? 0;
@@ -135,14 +166,20 @@ export class DeviceState {
 
 /** A modern device's memory BAR: common 0x0000, ISR 0x1000, device 0x2000, notify 0x3000. */
 export class FakeModernBar extends FakeBar {
+  /** The BAR size: four 0x1000-byte structures. */
   readonly length = 0x4000;
+  /** Device state shared by the registers. */
   readonly state: DeviceState;
+  /** `notify_off_multiplier` of the notify capability. */
   readonly notifyMultiplier = 4;
   readonly #deviceFeatureSelect = { v: 0 };
   readonly #driverFeatureSelect = { v: 0 };
+  /** Device-specific configuration bytes. */
   readonly config: Uint8Array;
+  /** The ISR status byte; reading it through the BAR clears it (§4.1.4.5). */
   isr = 0;
 
+  /** Makes a modern BAR over a fresh device state. */
   constructor(readonly options: FakeDeviceOptions = {}) {
     super();
     this.state = new DeviceState(options);
@@ -170,6 +207,7 @@ export class FakeModernBar extends FakeBar {
     ];
   }
 
+  /** Register read in the modern layout. */
   protected read(o: number, w: number): number {
     const s = this.state;
     if (o >= 0x3000) return 0;
@@ -212,6 +250,7 @@ export class FakeModernBar extends FakeBar {
     }
   }
 
+  /** Register write in the modern layout; notify writes are recorded in `state.notifications`. */
   protected write(o: number, w: number, v: number): void {
     const s = this.state;
     if (o >= 0x3000) {
@@ -272,12 +311,16 @@ export class FakeModernBar extends FakeBar {
 
 /** A legacy device's I/O BAR 0 (§4.1.4.8), device config after the 20-byte header. */
 export class FakeLegacyBar extends FakeBar {
+  /** 20-byte header plus the device config. */
   readonly length: number;
+  /** Device state shared by the registers. */
   readonly state: DeviceState;
+  /** Device-specific configuration bytes. */
   readonly config: Uint8Array;
   /** Page frame numbers written per queue. */
   readonly pfns: number[] = [];
 
+  /** Makes a legacy BAR over a fresh device state. */
   constructor(readonly options: FakeDeviceOptions = {}) {
     super();
     this.state = new DeviceState(options);
@@ -285,6 +328,7 @@ export class FakeLegacyBar extends FakeBar {
     this.length = LEGACY.device_config + this.config.length;
   }
 
+  /** Register read in the legacy layout. */
   protected read(o: number, w: number): number {
     const s = this.state;
     if (o >= LEGACY.device_config) {
@@ -310,6 +354,7 @@ export class FakeLegacyBar extends FakeBar {
     }
   }
 
+  /** Register write in the legacy layout. */
   protected write(o: number, _w: number, v: number): void {
     const s = this.state;
     switch (o) {

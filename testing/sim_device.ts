@@ -36,9 +36,13 @@ import * as L from "../lib/queue/layout.ts";
 import type { RingFormat } from "../lib/queue/virtqueue.ts";
 import { DmaFault, type FakeDma } from "./fake_dma.ts";
 
+/** How to simulate one virtqueue. */
 export interface SimQueueOptions {
+  /** Ring format the driver uses (split §2.7 or packed §2.8). */
   readonly format: RingFormat;
+  /** Queue size (number of descriptors). */
   readonly size: number;
+  /** VIRTIO_F_EVENT_IDX negotiated: use the event index fields instead of flags for suppression. */
   readonly eventIdx?: boolean;
   /** Legacy layout (§2.7.2): only `desc` matters in attach(); the rest is derived. */
   readonly legacyLayout?: boolean;
@@ -54,23 +58,31 @@ export interface SimBuffer {
   readonly in: Uint8Array[];
   /** Ring slots the buffer occupied (packed; split: chain length). */
   readonly descCount: number;
+  /** Total bytes of the device-writable segments. */
   readonly writableLen: number;
 }
 
 /** The device misread the driver's rings (a driver bug the tests want to see). */
 export class SimProtocolError extends Error {
+  /** The error name. */
   override name = "SimProtocolError";
 }
 
+/** The device side of one virtqueue over FakeDma memory: takes available buffers, completes them. */
 export class SimQueue {
+  /** Ring format (split or packed). */
   readonly format: RingFormat;
+  /** Queue size. */
   readonly size: number;
+  /** Whether VIRTIO_F_EVENT_IDX suppression is in use. */
   readonly eventIdx: boolean;
   /** Driver → device notifications received (hand `notify` to the driver's queue). */
   kicks = 0;
-  lastNotifyValue = -1;
+  /** The value passed with the last notification (-1 before the first). */
+  lastNotifyValue: number = -1;
   /** Device → driver notifications the device would have sent. */
   interrupts = 0;
+  /** The driver's notify callback: counts a kick and keeps its value. */
   readonly notify = (value: number): void => {
     this.kicks++;
     this.lastNotifyValue = value;
@@ -89,6 +101,7 @@ export class SimQueue {
   #publishedUsed = 0; // split: used.idx last stored; packed: slot count at last publish
   #sinceInterrupt = 0;
 
+  /** A simulated queue; call `attach` before use. */
   constructor(dma: FakeDma, options: SimQueueOptions) {
     this.#dma = dma;
     this.format = options.format;
@@ -120,14 +133,17 @@ export class SimQueue {
     return new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
+  /** The descriptor area (throws before `attach`). */
   get desc(): DataView {
     if (!this.#desc) throw new Error("SimQueue not attached");
     return this.#desc;
   }
+  /** The driver area: split available ring or packed driver event suppression (throws before `attach`). */
   get driverArea(): DataView {
     if (!this.#driverArea) throw new Error("SimQueue not attached");
     return this.#driverArea;
   }
+  /** The device area: split used ring or packed device event suppression (throws before `attach`). */
   get deviceArea(): DataView {
     if (!this.#deviceArea) throw new Error("SimQueue not attached");
     return this.#deviceArea;

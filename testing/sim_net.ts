@@ -26,9 +26,13 @@ import type { RingFormat } from "../lib/queue/virtqueue.ts";
 import type { FakeDma } from "./fake_dma.ts";
 import { type SimBuffer, SimQueue } from "./sim_device.ts";
 
+/** How to simulate a virtio-net device's first queue pair. */
 export interface SimNetOptions {
+  /** Ring format (split or packed). */
   readonly format: RingFormat;
+  /** Size of each of the two queues. */
   readonly size: number;
+  /** VIRTIO_F_EVENT_IDX negotiated. */
   readonly eventIdx?: boolean;
   /** virtio_net_hdr size: 12 (VERSION_1 / MRG_RXBUF, the default) or 10 (legacy). */
   readonly headerSize?: 10 | 12;
@@ -38,19 +42,27 @@ export interface SimNetOptions {
   readonly maxPending?: number;
 }
 
+/** The device side of a virtio-net queue pair: takes transmitted frames and loops them back to rx. */
 export class SimNetLoopback {
+  /** The receive queue (queue 0) as the device sees it. */
   readonly rx: SimQueue;
+  /** The transmit queue (queue 1) as the device sees it. */
   readonly tx: SimQueue;
+  /** virtio_net_hdr size in front of every frame (§5.1.6). */
   readonly headerSize: number;
   /** Called with a copy of each transmitted frame (without the virtio-net header). */
   onTransmit: ((frame: Uint8Array) => void) | undefined;
+  /** Frames taken off the tx queue. */
   transmitted = 0;
+  /** Frames delivered into rx buffers. */
   received = 0;
+  /** Frames dropped because too many were waiting for rx buffers. */
   dropped = 0;
   readonly #pending: Uint8Array[] = [];
   readonly #loopback: boolean;
   readonly #maxPending: number;
 
+  /** A loopback NIC over `dma`; call `attach` before `step`. */
   constructor(dma: FakeDma, options: SimNetOptions) {
     const q = { format: options.format, size: options.size, eventIdx: options.eventIdx };
     this.rx = new SimQueue(dma, q);
@@ -60,6 +72,7 @@ export class SimNetLoopback {
     this.#maxPending = options.maxPending ?? 1024;
   }
 
+  /** Takes the rx and tx queue addresses, as a transport would program them. */
   attach(rx: QueueAddresses, tx: QueueAddresses): void {
     this.rx.attach(rx);
     this.tx.attach(tx);
@@ -71,6 +84,7 @@ export class SimNetLoopback {
     else this.#pending.push(frame.slice());
   }
 
+  /** Frames waiting for an rx buffer. */
   get pendingFrames(): number {
     return this.#pending.length;
   }
