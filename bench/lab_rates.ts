@@ -110,7 +110,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const quick = o.quick ?? false;
   const rates = o.rates ?? true;
   const memory = o.memory ?? true;
-  const seconds = quick ? 2 : 4;
+  const seconds = quick ? 2 : 3;
   const warmup = 4;
   const heapSeconds = memory ? (quick ? 10 : 60) : 0;
   const nics = NICS.map((n) => `${n}=${addressOf(n)}`).join(",");
@@ -136,6 +136,9 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     addressOf("net-modern"),
     ...(rates ? ["--tx", "--rx"] : []),
   ];
+  const fromConsole: string[] = [];
+  const started = performance.now();
+  let failure: string | undefined;
   const lab = await runInLab({
     devices: "net",
     command,
@@ -144,21 +147,33 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     memoryMiB: 2048,
     hugepages: 384,
     env: { VIRTIO_BENCH_GUEST: "1" },
-    timeoutMs: 570_000,
+    // ~5 min on a quiet host; other guests running beside it can double that.
+    timeoutMs: 15 * 60_000,
     onConsole: (l) => {
       if (l.startsWith("bench:")) o.log?.(l);
+      else if (l.startsWith("bench-record {")) fromConsole.push(l.slice("bench-record ".length));
     },
+  }).catch((e) => {
+    // Keep what the guest reported before it was killed.
+    failure = e instanceof Error ? e.message : String(e);
+    return { code: -1, stdout: "", bootMs: NaN, totalMs: performance.now() - started, accel: "?" };
   });
-  const records = lab.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-    JSON.parse(l) as RateRecord | HeapRecord
-  );
+  const lines = lab.stdout.includes("{") ? lab.stdout.split("\n") : fromConsole;
+  const records = lines.filter((l) => l.startsWith("{")).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as RateRecord | HeapRecord];
+    } catch {
+      return []; // a console line broken by a kernel message
+    }
+  });
   const rateRecords = records.filter((r): r is RateRecord => r.kind === "rate");
   const heapRecord = records.find((r): r is HeapRecord => r.kind === "heap");
   const errors = rateRecords.filter((r) => r.error).map((r) =>
     `${r.direction} ${r.tool} ${r.nic} ${r.size} B: ${r.error}`
   );
   if (heapRecord?.error) errors.push(`heap run: ${heapRecord.error}`);
-  if (lab.code !== 0) errors.push(`guest script exited ${lab.code}`);
+  if (failure) errors.push(`lab: ${failure}`);
+  else if (lab.code !== 0) errors.push(`guest script exited ${lab.code}`);
   const result: LabRatesResult = {
     secondsPerRun: seconds,
     warmupSeconds: warmup,

@@ -64,7 +64,15 @@ const NICS = a.nics.split(",").filter(Boolean).map((p) => {
 });
 const REPO = new URL("../../", import.meta.url).pathname;
 const log = (m: string) => console.error(`bench: ${m}`);
-const emit = (r: RateRecord | HeapRecord) => console.log(JSON.stringify(r));
+/**
+ * Each record goes to stdout and, prefixed, to stderr (the lab's console, which the host reads
+ * as it comes): a guest killed at the time limit still leaves the records it made.
+ */
+const emitLine = (json: string) => {
+  console.log(json);
+  console.error(`bench-record ${json}`);
+};
+const emit = (r: RateRecord | HeapRecord) => emitLine(JSON.stringify(r));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dec = new TextDecoder();
 
@@ -370,6 +378,6 @@ if (heapSeconds > 0 && a["heap-nic"]) {
     stderr: "inherit",
   }).output();
   const line = dec.decode(out.stdout).split("\n").find((l) => l.includes('"heap"'));
-  if (line) console.log(line);
+  if (line) emitLine(line);
   else log("heap run printed nothing");
 }
