@@ -38,6 +38,7 @@ import {
   readModernQueueSizes,
 } from "./registers.ts";
 
+/** Where and how `probeAll` / `probeDevice` look: sysfs root, type filter, register access. */
 export interface ProbeOptions {
   /** sysfs root; "/sys" by default. */
   readonly sysfsRoot?: string;

@@ -7,7 +7,9 @@
 import type { ConfigValue } from "../virtio/config/decoder.ts";
 import type { DeviceReport, FeatureSet, NonPciDevice, ProbeReport } from "./report.ts";
 
+/** How `renderReport` draws the tree. */
 export interface RenderOptions {
+  /** Colour with ANSI escapes. */
   readonly color: boolean;
   /** Include raw hex dumps (when the report carries them). */
   readonly verbose: boolean;
