@@ -7,14 +7,17 @@
 
 /** The user asked for something malformed (bad option, bad address). Exit code 2. */
 export class UsageError extends Error {
+  /** The error name. */
   override name = "UsageError";
 }
 
 /** A failure with a reason a user can act on (missing privileges, device in use ...). */
 export class VirtioError extends Error {
+  /** The error name. */
   override name = "VirtioError";
   /** What the user can do about it, printed after the message when present. */
   readonly hint?: string;
+  /** An error with an optional hint for the user and an optional cause. */
   constructor(message: string, options?: { hint?: string; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     if (options?.hint !== undefined) this.hint = options.hint;
@@ -23,7 +26,9 @@ export class VirtioError extends Error {
 
 /** A libc call failed. Carries the operation, errno and its symbolic name. */
 export class SystemError extends VirtioError {
+  /** The error name. */
   override name = "SystemError";
+  /** `operation` failed with `errno` (symbolic name `code`); the message says both. */
   constructor(
     readonly operation: string,
     readonly errno: number,
@@ -39,10 +44,12 @@ export class SystemError extends VirtioError {
  * refused ...). The queue or device that saw it is marked broken and fails from then on.
  */
 export class DeviceError extends VirtioError {
+  /** The error name. */
   override name = "DeviceError";
 }
 
 /** A bounded wait for the device ran out. */
 export class TimeoutError extends VirtioError {
+  /** The error name. */
   override name = "TimeoutError";
 }

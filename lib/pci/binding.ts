@@ -17,9 +17,11 @@ import { deviceUsage, type InUseOptions } from "./in_use.ts";
 /** Writes one sysfs attribute (one write call); tests inject a fake kernel here. */
 export type SysfsWriter = (path: string, text: string) => void;
 
+/** Where sysfs lives and how attributes are written (both replaceable for tests). */
 export interface SysfsOptions {
   /** Root of the tree holding `sys/`, `proc/` and `run/`. Default "/". */
   root?: string;
+  /** Writes an attribute; a real write to the file by default. */
   write?: SysfsWriter;
 }
 
@@ -241,17 +243,21 @@ export function writeCommand(address: string, value: number, options?: SysfsOpti
 
 /** What is on disk while we hold a device: enough to give it back without us. */
 export interface ClaimRecord {
+  /** Record format version. */
   readonly version: 1;
+  /** PCI address of the claimed function. */
   readonly address: string;
   /** The driver to give the device back to (null: it was unbound). */
   readonly originalDriver: string | null;
   /** The driver we bound it to; null: left unbound (sysfs BAR access, no-IOMMU DMA). */
   readonly driver: string | null;
+  /** Process id of the claiming process. */
   readonly pid: number;
   /** Field 22 of /proc/<pid>/stat: tells a live owner from a reused pid. */
   readonly startTime: string | null;
   /** The PCI command register before we set bus mastering (null: not touched). */
   originalCommand: number | null;
+  /** When the claim was made (ISO 8601). */
   readonly createdAt: string;
 }
 
@@ -322,6 +328,7 @@ function removeRecord(sysfs: Sysfs, address: string): void {
   }
 }
 
+/** How to take a device over: sysfs root and writer, in-use check, driver module. */
 export interface ClaimOptions extends SysfsOptions {
   /** IPv4 addresses per interface for the in-use check (tests); see {@link InUseOptions}. */
   ipv4Addresses?: InUseOptions["ipv4Addresses"];
@@ -342,15 +349,19 @@ export class DeviceClaim implements Disposable {
     this.#record = record;
   }
 
+  /** PCI address of the claimed function (throws once released). */
   get address(): string {
     return this.#current().address;
   }
+  /** The driver the device is bound to now; null: unbound (throws once released). */
   get driver(): string | null {
     return this.#current().driver;
   }
+  /** The driver it goes back to; null: it was unbound (throws once released). */
   get originalDriver(): string | null {
     return this.#current().originalDriver;
   }
+  /** True once the device has been given back. */
   get released(): boolean {
     return this.#record === null;
   }
@@ -424,6 +435,7 @@ export class DeviceClaim implements Disposable {
     giveBack(new Sysfs(this.options), record, this.options);
   }
 
+  /** Gives the device back (same as `release`). */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -441,8 +453,11 @@ export function readClaim(
 
 /** What {@link restoreAbandonedClaims} did for one record. */
 export interface RestoredClaim {
+  /** PCI address of the function. */
   readonly address: string;
+  /** The driver it was given back to (null: left unbound). */
   readonly originalDriver: string | null;
+  /** Process id of the claim's (gone) owner. */
   readonly pid: number;
   /** Null when restored; the failure otherwise. */
   readonly error: string | null;

@@ -32,7 +32,9 @@ const CAP_NAMES: ReadonlyMap<number, string> = new Map([
 export interface PciCapability {
   /** Offset of the capability in config space. */
   readonly offset: number;
+  /** Capability id (PCI 3.0 §6.7). */
   readonly id: number;
+  /** Human-readable name of the capability id. */
   readonly name: string;
 }
 

@@ -30,6 +30,7 @@ import { deviceTypeName, virtioIdentityFromPci } from "../virtio/device_types.ts
 /** The kernel's own driver for virtio PCI devices. */
 export const VIRTIO_PCI_DRIVER = "virtio-pci";
 
+/** Options for status, bind and unbind: claim options plus uid and --force. */
 export interface DevbindOptions extends ClaimOptions {
   /** Our effective uid (tests); default Deno.uid(). */
   uid?: number;
@@ -39,21 +40,29 @@ export interface DevbindOptions extends ClaimOptions {
 
 /** One virtio PCI device as `virtio status` shows it. */
 export interface DeviceStatus {
+  /** PCI address. */
   readonly address: string;
+  /** Device type short name (net, blk ...). */
   readonly type: string;
   /** "1af4:1041". */
   readonly ids: string;
   /** From the PCI device id (§4.1.2): modern (0x1040+) or transitional (0x1000..0x103f). */
   readonly transport: "modern" | "transitional";
+  /** The PCI driver bound now, null when unbound. */
   readonly driver: string | null;
   /** The virtio driver on the kernel's virtio child (virtio_net ...), null when none. */
   readonly virtioDriver: string | null;
+  /** Network interfaces the kernel made of it. */
   readonly interfaces: string[];
+  /** Disks the kernel made of it. */
   readonly disks: string[];
+  /** True when `reasons` is not empty. */
   readonly inUse: boolean;
+  /** Why it is in use (including a live claim), one line each. */
   readonly reasons: string[];
   /** Reasons no --force overrides (it carries the root filesystem). */
   readonly critical: string[];
+  /** Our claim record, if any, and whether its owner still runs. */
   readonly claim: (ClaimRecord & { ownerAlive: boolean }) | null;
 }
 
@@ -111,10 +120,15 @@ function statusOf(
 
 /** What a bind or unbind did. */
 export interface BindResult {
+  /** PCI address. */
   readonly address: string;
+  /** Device type short name. */
   readonly type: string;
+  /** The PCI driver before (null: unbound). */
   readonly before: string | null;
+  /** The PCI driver after (null: unbound). */
   readonly after: string | null;
+  /** False when the device already was as asked. */
   readonly changed: boolean;
   /** The in-use reasons overridden by --force (empty when none). */
   readonly forced: string[];

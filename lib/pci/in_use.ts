@@ -25,6 +25,7 @@
  */
 import { deviceTypeName } from "../virtio/device_types.ts";
 
+/** Where to look and how to list IPv4 addresses (replaceable for tests). */
 export interface InUseOptions {
   /** Root of the tree holding `sys/` and `proc/`. Default "/". */
   root?: string;
@@ -37,6 +38,7 @@ export interface InUseOptions {
 
 /** What {@link deviceUsage} found out about one PCI function. */
 export interface DeviceUsage {
+  /** PCI address. */
   readonly address: string;
   /** The PCI driver bound (virtio-pci, vfio-pci ...), null when unbound. */
   readonly driver: string | null;
@@ -44,6 +46,7 @@ export interface DeviceUsage {
   readonly virtio: { name: string; type: string; driver: string | null } | null;
   /** Network interfaces and disks the kernel made of it. */
   readonly interfaces: string[];
+  /** Block devices the kernel made of it. */
   readonly disks: string[];
   /** Why it is in use, one line each; empty: free to take over. */
   readonly reasons: string[];

@@ -7,16 +7,23 @@
 
 /** Little-endian access at byte offsets: what registers and config space have in common. */
 export interface LittleEndianAccess {
+  /** Reads one byte at `offset`. */
   read8(offset: number): number;
+  /** Reads a little-endian 16-bit value at `offset`. */
   read16(offset: number): number;
+  /** Reads a little-endian 32-bit value at `offset`. */
   read32(offset: number): number;
+  /** Writes one byte at `offset`. */
   write8(offset: number, value: number): void;
+  /** Writes a little-endian 16-bit value at `offset`. */
   write16(offset: number, value: number): void;
+  /** Writes a little-endian 32-bit value at `offset`. */
   write32(offset: number, value: number): void;
 }
 
 /** Little-endian register access at byte offsets within one region. */
 export interface RegisterRegion extends LittleEndianAccess {
+  /** Size of the region in bytes. */
   readonly length: number;
 }
 
