@@ -33,17 +33,21 @@ export const VIRTIO_CAP_TYPE_NAMES: ReadonlyMap<number, string> = new Map([
 export interface VirtioPciCap {
   /** Offset of the capability in config space. */
   readonly capOffset: number;
+  /** `cfg_type`: which structure it points to (§4.1.4, VIRTIO_PCI_CAP_*). */
   readonly cfgType: number;
   /** `common`, `notify`, ... or `type-<n>` for unknown cfg_type values. */
   readonly typeName: string;
+  /** BAR index holding the structure. */
   readonly bar: number;
   /** Shared-memory region id (§4.1.4.7); 0 otherwise. */
   readonly id: number;
   /** Offset within the BAR; 64-bit for shared memory, so a bigint. */
   readonly offset: bigint;
+  /** Length of the structure; 64-bit for shared memory, so a bigint. */
   readonly length: bigint;
   /** notify only (§4.1.4.4). */
   readonly notifyOffMultiplier?: number;
+  /** `cap_len`: length of the capability itself in config space. */
   readonly capLength: number;
 }
 

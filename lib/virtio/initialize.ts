@@ -30,13 +30,19 @@ export interface FeatureRequest {
 
 /** Why an offered bit was not accepted, or a required one is missing. */
 export interface FeatureNote {
+  /** Feature bit number. */
   readonly bit: number;
+  /** Feature name, or `bit <n>` when unknown. */
   readonly name: string;
+  /** Why the bit is noted. */
   readonly reason: "not offered" | "refused by caller" | "not used by this driver";
 }
 
+/** The feature negotiation outcome (§3.1.1 steps 4–5): what was offered and what is accepted. */
 export interface FeatureDecision {
+  /** Feature bits the device offered. */
   readonly offered: bigint;
+  /** Feature bits the driver will write (the subset it accepts). */
   readonly accepted: bigint;
   /** Required bits the device does not offer; negotiation fails when non-empty. */
   readonly missing: readonly FeatureNote[];

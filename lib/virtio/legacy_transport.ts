@@ -15,7 +15,9 @@ import type { DeviceConfigAccess, QueueAddresses, Transport } from "./transport.
 /** Legacy devices have no num_queues register; we stop probing here. */
 const MAX_LEGACY_QUEUES = 64;
 
+/** The legacy virtio PCI transport over I/O BAR 0 (§4.1.4.8): 32 feature bits, PFN queues. */
 export class LegacyTransport implements Transport {
+  /** Always "legacy". */
   readonly kind = "legacy" as const;
   readonly deviceConfig: DeviceConfigAccess;
   readonly #io: RegisterRegion & Disposable;
@@ -35,6 +37,7 @@ export class LegacyTransport implements Transport {
     return this.#io.read8(LEGACY.device_status);
   }
 
+  /** Writes the device status register (§2.1); 0 resets the device. */
   setStatus(status: number): void {
     this.#io.write8(LEGACY.device_status, status);
   }
@@ -90,6 +93,7 @@ export class LegacyTransport implements Transport {
     return this.#io.read8(LEGACY.isr_status);
   }
 
+  /** Closes the I/O BAR. */
   [Symbol.dispose](): void {
     this.#io[Symbol.dispose]();
   }

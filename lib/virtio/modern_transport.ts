@@ -20,7 +20,9 @@ import { configAccess } from "./config_access.ts";
 import { pollUntil } from "./sleep.ts";
 import type { DeviceConfigAccess, QueueAddresses, Transport } from "./transport.ts";
 
+/** What a modern transport needs: the device type, its virtio capabilities and a BAR opener. */
 export interface ModernTransportOptions {
+  /** Virtio device type (§5). */
   readonly deviceType: number;
   /** The device's virtio capabilities (lib/virtio/capabilities.ts). */
   readonly caps: readonly VirtioPciCap[];
@@ -28,7 +30,9 @@ export interface ModernTransportOptions {
   readonly openBar: (index: number) => RegisterRegion & Disposable;
 }
 
+/** The modern virtio PCI transport (§4.1.4): common, notify, ISR and device config structures. */
 export class ModernTransport implements Transport {
+  /** Always "modern". */
   readonly kind = "modern" as const;
   readonly deviceType: number;
   readonly deviceConfig: DeviceConfigAccess;
@@ -39,6 +43,7 @@ export class ModernTransport implements Transport {
   readonly #bars = new Map<number, RegisterRegion & Disposable>();
   #notificationData = false;
 
+  /** Maps the common, ISR and notify structures (and device config when present); throws DeviceError if one is missing. */
   constructor(o: ModernTransportOptions) {
     this.deviceType = o.deviceType;
     const need = (type: number, name: string) => {
@@ -81,6 +86,7 @@ export class ModernTransport implements Transport {
     return this.#common.read8(COMMON_CFG.device_status);
   }
 
+  /** Writes `device_status` (§2.1); 0 resets the device. */
   setStatus(status: number): void {
     this.#common.write8(COMMON_CFG.device_status, status);
   }
@@ -166,6 +172,7 @@ export class ModernTransport implements Transport {
     return this.#isr.read8(0);
   }
 
+  /** Closes every BAR it opened. */
   [Symbol.dispose](): void {
     for (const bar of this.#bars.values()) bar[Symbol.dispose]();
     this.#bars.clear();

@@ -16,12 +16,15 @@ export interface QueueAddresses {
   readonly device: number;
 }
 
+/** The register-level virtio PCI transport (§4.1): modern capabilities or the legacy I/O BAR. */
 export interface Transport extends Disposable {
+  /** Which register layout: modern (§4.1.4) or legacy (§4.1.4.8). */
   readonly kind: "modern" | "legacy";
   /** Virtio device type (§5): 1 net, 2 blk, ... */
   readonly deviceType: number;
   /** Device status register (§2.1). */
   getStatus(): number;
+  /** Writes the device status register (§2.1); 0 resets the device. */
   setStatus(status: number): void;
   /** Writes 0 and waits, bounded, until the device reads back 0 (§4.1.4.3.2). */
   reset(timeoutMs?: number): void;
@@ -48,14 +51,20 @@ export interface Transport extends Disposable {
 
 /** Device configuration reads, retried while config_generation changes (§2.5.1). */
 export interface DeviceConfigAccess {
+  /** Bytes of device configuration the device exposes. */
   readonly length: number;
   /** Runs `read` until two generation counter reads around it agree; bounded retries. */
   consistent<T>(read: (cfg: RawConfig) => T): T;
 }
 
+/** Raw little-endian reads of device configuration at byte offsets. */
 export interface RawConfig {
+  /** Reads one byte. */
   read8(offset: number): number;
+  /** Reads a little-endian 16-bit field. */
   read16(offset: number): number;
+  /** Reads a little-endian 32-bit field. */
   read32(offset: number): number;
+  /** Reads a little-endian 64-bit field. */
   read64(offset: number): bigint;
 }

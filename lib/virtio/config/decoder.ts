@@ -10,10 +10,13 @@ import { hasFeature } from "../features.ts";
 
 /** A decoded value: JSON-safe; u64 values beyond 2^53 become decimal strings. */
 export type ConfigValue = number | string | boolean | ConfigFields | ConfigValue[];
+/** Decoded configuration fields by name. */
 export interface ConfigFields {
+  /** A field's decoded value. */
   [field: string]: ConfigValue;
 }
 
+/** What a decoder needs besides the raw bytes: the feature set and the config length. */
 export interface DecodeContext {
   /** The features that decide which fields exist (negotiated when bound, else offered). */
   readonly features: bigint;

@@ -25,6 +25,7 @@ import {
 
 export type { ConfigDecoder, ConfigFields, ConfigValue, DecodeContext } from "./decoder.ts";
 
+/** Device configuration decoders by virtio device type (§5.x.4 "Device configuration layout"). */
 export const CONFIG_DECODERS: ReadonlyMap<number, ConfigDecoder> = new Map([
   [1, decodeNetConfig],
   [2, decodeBlkConfig],
