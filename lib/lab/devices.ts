@@ -69,7 +69,9 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
   [
     nic("net-modern", 0x04, ",disable-legacy=on,mq=on,vectors=6,host_mtu=1500", 0x1041, {
       mtu: 1500,
-      maxQueuePairs: 2,
+      // mq=on makes the device offer MQ, but a hub port is a single-queue backend: QEMU
+      // sizes max_virtqueue_pairs by the backend, so the guest sees 1.
+      maxQueuePairs: 1,
     }),
     nic("net-legacy", 0x05, ",disable-modern=on", 0x1000),
     nic("net-packed", 0x06, ",disable-legacy=on,packed=on", 0x1041, { packed: true }),

@@ -129,6 +129,10 @@ function qemuCommandLine(
     `virtio-9p-pci,fsdev=fsshare,mount_tag=share,addr=${LAB_SHARE_SLOT.toString(16)}`,
   );
   for (const d of devices) args.push(...d.args);
+  // A hub port with no peer device: frames sent to it are dropped, so a NIC transmitting
+  // alone is never back-pressured after one ring (LAB-NOTES: QEMU stops transmit when
+  // nothing on the hub can receive).
+  if (devices.some((d) => d.virtioType === 1)) args.push("-netdev", "hubport,id=sink,hubid=0");
   for (const name of o.capture ?? []) {
     const d = devices.find((x) => x.name === name);
     if (!d) throw new VirtioError(`cannot capture '${name}': not among the lab devices`);
