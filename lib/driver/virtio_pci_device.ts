@@ -32,8 +32,10 @@ import { LegacyTransport } from "../virtio/legacy_transport.ts";
 import { ModernTransport } from "../virtio/modern_transport.ts";
 import type { Transport } from "../virtio/transport.ts";
 
+/** How a device is reached: sysfs (no IOMMU, hugepage DMA) or VFIO (IOMMU-mapped DMA). */
 export type AccessPath = "sysfs" | "vfio";
 
+/** How `VirtioPciDevice.open` takes a device over. */
 export interface OpenOptions {
   /** Default "auto": VFIO when the device is in an IOMMU group, else sysfs. */
   readonly access?: AccessPath | "auto";
@@ -229,6 +231,7 @@ export class VirtioPciDevice implements Disposable {
     }
   }
 
+  /** Same as `close`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -5,8 +5,10 @@
  * @module
  */
 
+/** A JSON value from QEMU (not validated). */
 export type QmpValue = unknown;
 
+/** A QMP client over QEMU's unix socket: run commands, collect asynchronous events. */
 export class Qmp implements AsyncDisposable {
   #conn: Deno.UnixConn;
   #buffer = "";
@@ -68,6 +70,7 @@ export class Qmp implements AsyncDisposable {
     }
   }
 
+  /** Closes the connection. */
   [Symbol.asyncDispose](): Promise<void> {
     try {
       this.#conn.close();

@@ -13,6 +13,7 @@ import { Qmp } from "./qmp.ts";
 import { type Accel, chooseAccel } from "./accel.ts";
 import { stage2Script } from "./stage2.ts";
 
+/** How to run a lab VM: devices, the guest command, QEMU extras, limits and sizes. */
 export interface LabOptions {
   /** Device sets and/or device names, comma-separated (see DEVICE_SETS). Default "default". */
   devices?: string;
@@ -24,9 +25,13 @@ export interface LabOptions {
   capture?: readonly string[];
   /** Wall-clock limit for the whole run, boot included. Default 300 s. */
   timeoutMs?: number;
+  /** Guest memory in MiB. Default 1024. */
   memoryMiB?: number;
+  /** Guest vCPUs. Default 2. */
   cpus?: number;
+  /** 2 MiB hugepages the guest reserves. Default 64. */
   hugepages?: number;
+  /** Environment variables exported for the guest command. */
   env?: Readonly<Record<string, string>>;
   /** Every console line (kernel, stage messages, the command's stderr). */
   onConsole?: (line: string) => void;
@@ -34,6 +39,7 @@ export interface LabOptions {
   cacheDir?: string;
 }
 
+/** What a lab run produced: exit code, output, console, timings, captures. */
 export interface LabResult {
   /** The command's exit code in the guest. */
   code: number;
@@ -47,17 +53,21 @@ export interface LabResult {
   totalMs: number;
   /** pcap bytes per captured device name. */
   captures: Record<string, Uint8Array>;
+  /** The QEMU accelerator used ("kvm" or "tcg"); rates from the two do not compare. */
   accel: string;
 }
 
 /** A running lab VM: QMP for faults, console matching for timing, and the result. */
 export interface LabVm extends AsyncDisposable {
+  /** The devices the VM was given. */
   readonly devices: readonly LabDevice[];
   /** Resolves on the first console line matching `pattern`; rejects if the VM ends first. */
   waitForConsole(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** A connected QMP client (one per VM, created on first use). */
   qmp(): Promise<Qmp>;
+  /** Settles when the VM has ended, with its result. */
   readonly result: Promise<LabResult>;
+  /** Kills QEMU (SIGKILL). */
   kill(): void;
 }
 

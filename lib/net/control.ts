@@ -23,11 +23,13 @@ export const CTRL = {
 const VIRTIO_NET_OK = 0;
 const ACK_OFFSET = 256;
 
+/** The virtio-net control virtqueue (§5.1.6.5): one command at a time, acknowledged by the device. */
 export class ControlQueue {
   readonly #buf: DmaRegion;
   readonly #tokens = new Uint32Array(1);
   readonly #lens = new Uint32Array(1);
 
+  /** A control queue over `queue`; a command waits at most `timeoutMs` for its ack. */
   constructor(readonly queue: Virtqueue, dma: DmaAllocator, readonly timeoutMs = 2000) {
     this.#buf = dma.alloc(512, 64);
   }

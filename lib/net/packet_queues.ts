@@ -12,16 +12,23 @@ import { DeviceError } from "../errors.ts";
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
 import type { Virtqueue } from "../queue/virtqueue.ts";
 
+/** Default slot size in bytes: header plus frame. */
 export const DEFAULT_SLOT_SIZE = 2048;
 
+/** What both packet queues share: one DMA region cut into fixed slots, one per descriptor. */
 export abstract class SlotQueue {
+  /** The DMA region holding every slot. */
   readonly region: DmaRegion;
   /** A view of each slot's frame area (behind the header), made once. */
   readonly frames: Uint8Array[];
+  /** Largest frame a slot holds: `slotSize - headerSize`. */
   readonly frameCapacity: number;
+  /** Scratch array for tokens returned by the virtqueue. */
   protected readonly tokens: Uint32Array;
+  /** Scratch array for used lengths returned by the virtqueue. */
   protected readonly lens: Uint32Array;
 
+  /** Allocates `queue.size` slots of `slotSize` bytes, each starting with a `headerSize`-byte virtio-net header. */
   constructor(
     readonly queue: Virtqueue,
     dma: DmaAllocator,
@@ -38,6 +45,7 @@ export abstract class SlotQueue {
     this.lens = new Uint32Array(queue.size);
   }
 
+  /** Device address of slot `slot`. */
   protected slotIova(slot: number): number {
     return this.region.iova + slot * this.slotSize;
   }
@@ -47,9 +55,12 @@ export abstract class SlotQueue {
 export class TxQueue extends SlotQueue {
   readonly #free: Uint16Array;
   #freeCount: number;
+  /** Frames sent. */
   packets = 0;
+  /** Frame bytes sent (without the header). */
   bytes = 0;
 
+  /** A transmit queue over `queue` with every slot free. */
   constructor(
     queue: Virtqueue,
     dma: DmaAllocator,
@@ -103,10 +114,13 @@ export class TxQueue extends SlotQueue {
 export class RxQueue extends SlotQueue {
   /** Frame length of each slot as last received (without the header). */
   readonly frameLengths: Uint32Array;
+  /** Frames received. */
   packets = 0;
+  /** Frame bytes received (without the header). */
   bytes = 0;
   readonly #mergeable: boolean;
 
+  /** A receive queue over `queue`; call `fill` to post its slots. */
   constructor(
     queue: Virtqueue,
     dma: DmaAllocator,
@@ -129,6 +143,7 @@ export class RxQueue extends SlotQueue {
     this.queue.addOne(this.slotIova(slot), this.slotSize, true, slot);
   }
 
+  /** Publishes recycled slots and notifies the device unless suppressed; returns whether it notified. */
   flush(): boolean {
     return this.queue.kick();
   }

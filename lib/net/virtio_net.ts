@@ -35,6 +35,7 @@ import { DEFAULT_SLOT_SIZE, RxQueue, TxQueue } from "./packet_queues.ts";
 
 const bit = (n: bigint) => 1n << n;
 
+/** How `VirtioNet.open` sets the device up: queue size and format, pairs, features. */
 export interface VirtioNetOptions {
   /** Entries per queue; default min(256, device maximum). Legacy devices fix it. */
   readonly queueSize?: number;
@@ -46,6 +47,7 @@ export interface VirtioNetOptions {
   readonly queuePairs?: number;
   /** Negotiate MRG_RXBUF (12-byte header with num_buffers even on legacy). Default false. */
   readonly mergeable?: boolean;
+  /** Bytes per packet slot (header plus frame); default DEFAULT_SLOT_SIZE. */
   readonly slotSize?: number;
   /** The device must accept IOVAs through the platform IOMMU (VFIO path). */
   readonly requireAccessPlatform?: boolean;
@@ -55,10 +57,13 @@ export interface VirtioNetOptions {
 
 /** One receive/transmit pair (§5.1.2: receiveqN = 2N, transmitqN = 2N+1). */
 export interface QueuePair {
+  /** The receive queue (receiveqN). */
   readonly rx: RxQueue;
+  /** The transmit queue (transmitqN). */
   readonly tx: TxQueue;
 }
 
+/** A virtio-net device driven from user space: negotiated features and fixed-slot queue pairs. */
 export class VirtioNet {
   private constructor(
     readonly transport: Transport,
@@ -70,6 +75,7 @@ export class VirtioNet {
     readonly maxQueuePairs: number,
   ) {}
 
+  /** The negotiated (accepted) feature bits. */
   get features(): bigint {
     return this.decision.accepted;
   }

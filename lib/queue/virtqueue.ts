@@ -23,12 +23,16 @@ import { PackedQueue } from "./packed.ts";
 
 /** One piece of a buffer in device address space. */
 export interface Segment {
+  /** Device address of the first byte. */
   readonly iova: number;
+  /** Length in bytes. */
   readonly len: number;
 }
 
+/** Virtqueue layout: split (§2.7) or packed (§2.8). */
 export type RingFormat = "split" | "packed";
 
+/** How `createVirtqueue` builds a queue: memory, size, format and negotiated ring features. */
 export interface VirtqueueOptions {
   /** Where the rings (and indirect tables) are allocated. */
   readonly dma: DmaAllocator;
@@ -66,8 +70,11 @@ export interface QueueStats {
   notifications: number;
 }
 
+/** The driver side of one virtqueue (split or packed): add buffers, kick, poll used ones. */
 export interface Virtqueue {
+  /** Ring format. */
   readonly format: RingFormat;
+  /** Number of entries. */
   readonly size: number;
   /** For the transport (§4.1.4.3 queue_desc / queue_driver / queue_device). */
   readonly addresses: QueueAddresses;
@@ -79,6 +86,7 @@ export interface Virtqueue {
   readonly freeDescriptors: number;
   /** Buffers made available and not yet returned by pollUsed. */
   readonly inFlight: number;
+  /** Counters, updated in place. */
   readonly stats: QueueStats;
 
   /**
