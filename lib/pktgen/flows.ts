@@ -22,11 +22,13 @@ export type FieldKind = "mac" | "ipv4" | "ipv6" | "port";
 
 /** A field's values: `count` consecutive numbers from `min`, in `mode` order. */
 export interface FieldRange {
+  /** Which header field the range is for. */
   readonly kind: FieldKind;
   /** First value: 48-bit MAC, u32 IPv4, low 32 bits of an IPv6 address, or u16 port. */
   readonly min: number;
   /** How many values (1 for a fixed field). */
   readonly count: number;
+  /** How the value changes per packet. */
   readonly mode: RangeMode;
   /** IPv6 only: the fixed first 12 bytes of every address. */
   readonly high?: Uint8Array;
@@ -210,10 +212,14 @@ export function formatRange(r: FieldRange): string {
 export class FieldCursor {
   #index = 0;
   #state: number;
+  /** First value of the range. */
   readonly min: number;
+  /** Number of values. */
   readonly count: number;
+  /** How the value changes per packet. */
   readonly mode: RangeMode;
 
+  /** A cursor at the range's first value; `seed` drives random mode. */
   constructor(range: FieldRange, seed = 0x9e3779b9) {
     this.min = range.min;
     this.count = range.count;

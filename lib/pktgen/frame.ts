@@ -34,13 +34,19 @@ import { bufferBytes, wireSize } from "./sizes.ts";
 
 /** What every frame of a run looks like. */
 export interface FrameConfig {
+  /** IPv4 or IPv6 frames. */
   readonly ipVersion: 4 | 6;
+  /** Source MAC range. */
   readonly srcMac: FieldRange;
+  /** Destination MAC range. */
   readonly dstMac: FieldRange;
   /** `ipv4` ranges for ipVersion 4, `ipv6` ranges for 6. */
   readonly srcIp: FieldRange;
+  /** Destination IP range. */
   readonly dstIp: FieldRange;
+  /** Source UDP port range. */
   readonly srcPort: FieldRange;
+  /** Destination UDP port range. */
   readonly dstPort: FieldRange;
   /** IPv4 TTL / IPv6 hop limit. Default 64. */
   readonly ttl?: number;
@@ -64,9 +70,11 @@ function putMac(buf: Uint8Array, off: number, mac: number): void {
 
 /** Template + patch frame writer for one flow configuration (one per TX stream). */
 export class FrameWriter {
+  /** IP version of the frames. */
   readonly ipVersion: 4 | 6;
   /** Smallest wire size this writer can build (headers + payload header + FCS). */
   readonly minWireSize: number;
+  /** Largest wire size the template was built for. */
   readonly maxWireSize: number;
   /** The complete max-size frame; `prefill` copies it. */
   readonly template: Uint8Array;
@@ -87,6 +95,7 @@ export class FrameWriter {
   readonly #patternSum: Float64Array;
   readonly #views: (Uint8Array | undefined)[] = [];
 
+  /** Builds the max-size template; throws UsageError when the ranges do not match the IP version or maxWireSize is too small. */
   constructor(c: FrameConfig) {
     const v = c.ipVersion;
     const ipKind = v === 4 ? "ipv4" : "ipv6";

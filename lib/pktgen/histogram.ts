@@ -34,23 +34,36 @@ export function bucketWidth(i: number): number {
 
 /** Percentiles and moments of recorded latencies (ns). */
 export interface LatencySummary {
+  /** Samples recorded. */
   count: number;
+  /** Smallest sample (NaN when empty). */
   minNs: number;
+  /** Mean (NaN when empty). */
   avgNs: number;
+  /** Median, within one bucket (NaN when empty). */
   p50Ns: number;
+  /** 99th percentile, within one bucket (NaN when empty). */
   p99Ns: number;
+  /** Largest sample (NaN when empty). */
   maxNs: number;
 }
 
+/** A latency histogram (ns) with log-linear buckets in fixed memory; recording allocates nothing. */
 export class LatencyHistogram {
+  /** Samples per bucket. */
   readonly counts = new Float64Array(BUCKETS);
+  /** Samples recorded. */
   count = 0;
+  /** Sum of the samples (for the mean). */
   sum = 0;
-  min = Infinity;
+  /** Smallest sample (Infinity when empty). */
+  min: number = Infinity;
+  /** Largest sample (0 when empty). */
   max = 0;
   /** Samples below zero (clocks disagree), recorded as 0. */
   negative = 0;
 
+  /** Records one sample in ns; negative values count as 0 (and in `negative`). */
   record(ns: number): void {
     let v = Math.floor(ns);
     if (v < 0) {
@@ -84,6 +97,7 @@ export class LatencyHistogram {
     return this.max;
   }
 
+  /** Count, min, mean, p50, p99 and max of the samples. */
   summary(): LatencySummary {
     const empty = this.count === 0;
     return {
@@ -106,6 +120,7 @@ export class LatencyHistogram {
     if (other.max > this.max) this.max = other.max;
   }
 
+  /** Forgets every sample. */
   reset(): void {
     this.counts.fill(0);
     this.count = 0;

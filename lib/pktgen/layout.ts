@@ -16,24 +16,36 @@
  * @module
  */
 
+/** Ethernet II header: destination MAC, source MAC, EtherType. */
 export const ETH_HEADER = 14;
+/** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
+/** EtherType of IPv6. */
 export const ETHERTYPE_IPV6 = 0x86dd;
+/** IPv4 header without options. */
 export const IPV4_HEADER = 20;
+/** IPv6 fixed header. */
 export const IPV6_HEADER = 40;
+/** UDP header. */
 export const UDP_HEADER = 8;
+/** IP protocol number of UDP. */
 export const IPPROTO_UDP = 17;
 /** IPv4 flags/fragment word with Don't Fragment set (RFC 791 §3.1). */
 export const IPV4_DF = 0x4000;
 
+/** Payload header magic, "vpkt". */
 export const PAYLOAD_MAGIC = 0x76706b74;
+/** Payload header size. */
 export const PAYLOAD_HEADER = 18;
+/** Offset of the sequence number within the payload header. */
 export const PAYLOAD_SEQ = 4;
+/** Offset of the tx timestamp within the payload header. */
 export const PAYLOAD_TIMESTAMP = 8;
+/** Offset of the flow id within the payload header. */
 export const PAYLOAD_FLOW = 16;
 
 /** Where the IP header starts. */
-export const IP_OFFSET = ETH_HEADER;
+export const IP_OFFSET: number = ETH_HEADER;
 
 /** Offset of the UDP header for an IP version. */
 export function udpOffset(ipVersion: 4 | 6): number {

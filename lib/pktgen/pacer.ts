@@ -15,7 +15,9 @@ import { UsageError } from "../errors.ts";
 
 /** A target rate: packets per second or bits per second. */
 export interface Rate {
+  /** Packets per second or bits per second. */
   readonly unit: "pps" | "bps";
+  /** The rate in that unit. */
   readonly value: number;
 }
 
@@ -23,7 +25,7 @@ export interface Rate {
 export type Clock = () => number;
 
 /** The real clock: `performance.now()` in ns. */
-export const monotonicNs: Clock = () => Math.round(performance.now() * 1e6);
+export const monotonicNs: Clock = (): number => Math.round(performance.now() * 1e6);
 
 /** Waits shorter than this (1 ms) are not worth a timer. */
 export const SLEEP_THRESHOLD_NS = 1_000_000;
@@ -69,6 +71,8 @@ export class Pacer {
   #last: number;
 
   /**
+   * A token bucket for `rate`, starting empty at the clock's current time.
+   *
    * @param rate target rate, or undefined for "as fast as possible".
    * @param clock monotonic ns clock.
    * @param burstNs how much unused time the bucket may save up (default 2 ms): the

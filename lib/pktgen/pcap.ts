@@ -9,17 +9,22 @@
  * @module
  */
 
+/** Magic of a pcap file with microsecond timestamps. */
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
+/** Magic of a pcap file with nanosecond timestamps. */
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
+/** Link type of Ethernet frames. */
 export const LINKTYPE_ETHERNET = 1;
 const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
 
 /** Where pcap bytes go: a `Deno.FsFile`, or anything with the same `writeSync`. */
 export interface ByteSink {
+  /** Writes a prefix of `p` and returns its length (the writer calls again for the rest). */
   writeSync(p: Uint8Array): number;
 }
 
+/** How `PcapWriter` writes: timestamp resolution, snap length, buffer size, clock origin. */
 export interface PcapOptions {
   /** Nanosecond timestamps (default true); false writes the original µs format. */
   nanoseconds?: boolean;
@@ -36,7 +41,9 @@ export interface PcapOptions {
  * exact range, so the two parts stay apart.)
  */
 export interface EpochTime {
+  /** Whole seconds since the Unix epoch. */
   sec: number;
+  /** Nanoseconds within the second. */
   ns: number;
 }
 
@@ -47,11 +54,13 @@ export function monotonicOrigin(): EpochTime {
   return { sec, ns: Math.round((ms - sec * 1000) * 1e6) };
 }
 
+/** Writes Ethernet frames to a classic pcap file through a buffer; recording allocates nothing. */
 export class PcapWriter {
   readonly #sink: ByteSink;
   readonly #buf: Uint8Array;
   readonly #view: DataView;
   readonly #ns: boolean;
+  /** Bytes kept of each frame. */
   readonly snaplen: number;
   readonly #originSec: number;
   readonly #originNs: number;
@@ -59,6 +68,7 @@ export class PcapWriter {
   /** Records written so far. */
   packets = 0;
 
+  /** Writes the global header into the buffer; records follow. */
   constructor(sink: ByteSink, options: PcapOptions = {}) {
     this.#sink = sink;
     this.#ns = options.nanoseconds ?? true;
@@ -128,14 +138,21 @@ export interface PcapRecord {
   ns: number;
   /** Length on the wire as recorded (≥ data.length when truncated by snaplen). */
   origLen: number;
+  /** The captured bytes (at most snaplen). */
   data: Uint8Array;
 }
 
+/** A parsed pcap file: its header fields and the records. */
 export interface PcapFile {
+  /** Timestamps are in nanoseconds (else microseconds). */
   nanoseconds: boolean;
+  /** The file was written little-endian. */
   littleEndian: boolean;
+  /** Bytes kept of each frame. */
   snaplen: number;
+  /** Link type (1: Ethernet). */
   linktype: number;
+  /** Every record in file order. */
   records: PcapRecord[];
 }
 

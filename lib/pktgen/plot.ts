@@ -9,24 +9,35 @@ import type { IntervalSnapshot } from "./stats.ts";
 
 /** One line: points (x, y); NaN y values leave a gap. */
 export interface Series {
+  /** Legend name. */
   name: string;
+  /** The (x, y) points, in x order. */
   points: ReadonlyArray<readonly [number, number]>;
+  /** SVG colour; default: the next palette colour. */
   color?: string;
+  /** Draw the line dashed. */
   dashed?: boolean;
 }
 
 /** A panel: one y axis and its lines. */
 export interface Panel {
+  /** Label of the y axis. */
   yLabel: string;
+  /** The lines drawn in this panel. */
   series: Series[];
   /** Formats a y tick value (default: SI-compact, `1.5M`). */
   yFormat?: (v: number) => string;
 }
 
+/** A line chart: panels stacked over one shared x axis. */
 export interface LineChart {
+  /** Chart title. */
   title: string;
+  /** Label of the shared x axis. */
   xLabel: string;
+  /** Panels, top to bottom. */
   panels: Panel[];
+  /** SVG width in pixels (default 900). */
   width?: number;
   /** Height of each panel's plot area. */
   panelHeight?: number;
@@ -169,13 +180,19 @@ export function lineChartSvg(chart: LineChart): string {
 
 /** Bars grouped by category (e.g. frame size), one bar per series (e.g. tool). */
 export interface BarChart {
+  /** Chart title. */
   title: string;
+  /** Label of the y axis. */
   yLabel: string;
+  /** Category labels along the x axis. */
   categories: string[];
+  /** One bar per category from each series; colour defaults to the palette. */
   series: { name: string; values: number[]; color?: string }[];
   /** Formats the value printed above each bar (default compact SI). */
   valueFormat?: (v: number) => string;
+  /** SVG width in pixels (default 900). */
   width?: number;
+  /** SVG height in pixels (default 500). */
   height?: number;
 }
 

@@ -19,15 +19,20 @@
 export const SEQUENCE_WINDOW = 65536;
 const MASK = SEQUENCE_WINDOW - 1;
 
+/** Per-flow loss, duplicate and reordering accounting over a sliding window (see the module doc). */
 export class SequenceTracker {
   readonly #bits = new Uint32Array(SEQUENCE_WINDOW / 32);
   /** Highest sequence number seen, extended beyond 32 bits; -1 before the first. */
-  highest = -1;
+  highest: number = -1;
   /** Lowest sequence number seen (extended; may be negative after a wrap backwards). */
   first = 0;
+  /** Distinct sequence numbers received. */
   unique = 0;
+  /** Numbers already seen within the window. */
   duplicates = 0;
+  /** New numbers lower than the highest seen. */
   reordered = 0;
+  /** Numbers a window or more below the highest (not counted unique). */
   late = 0;
 
   #test(ext: number): boolean {
@@ -81,6 +86,7 @@ export class SequenceTracker {
     return this.highest < 0 ? 0 : Math.max(0, this.highest - this.first + 1 - this.unique);
   }
 
+  /** Forgets everything, as before the first packet. */
   reset(): void {
     this.#bits.fill(0);
     this.highest = -1;

@@ -41,11 +41,14 @@ export const CLASSIC_IMIX: readonly { size: number; weight: number }[] = [
 /** A cyclic table of wire sizes; `next()` is an array lookup and an index bump. */
 export class SizeSequence {
   #i = 0;
+  /** Smallest wire size in the table. */
   readonly min: number;
+  /** Largest wire size in the table. */
   readonly max: number;
   /** Mean wire size over one cycle of the table (for bit/s ↔ pps conversions). */
   readonly mean: number;
 
+  /** A sequence over `table` (wire sizes); `description` names it for output. Throws on an empty table. */
   constructor(readonly table: Uint16Array, readonly description: string) {
     if (table.length === 0) throw new RangeError("empty size table");
     let min = Infinity, max = 0, sum = 0;

@@ -22,25 +22,37 @@ import { RX_STATUS_NAMES, type RxStatus } from "./validate.ts";
 
 /** Counts and rates of one direction over an interval or a run. */
 export interface DirectionStats {
+  /** Packets counted. */
   packets: number;
+  /** Wire bytes counted (FCS included). */
   bytes: number;
+  /** Packets per second. */
   pps: number;
+  /** Bits per second (wire bytes × 8). */
   bps: number;
 }
 
 /** One interval's numbers (see the module doc for the JSON schema). */
 export interface IntervalSnapshot {
+  /** Seconds since the start of the run, at the end of this interval. */
   t: number;
+  /** Length of this interval in seconds. */
   dt: number;
+  /** Transmit counts and rates within the interval. */
   tx: DirectionStats;
+  /** Receive counts and rates within the interval, with receive errors. */
   rx: DirectionStats & { errors: number };
+  /** Latency within the interval; null when no timestamps were measured. */
   latency: LatencySummary | null;
 }
 
 /** The whole run's numbers. */
 export interface RunSummary {
+  /** Length of the run in seconds. */
   seconds: number;
+  /** Transmit totals and mean rates. */
   tx: DirectionStats;
+  /** Receive totals, mean rates, errors and sequence accounting. */
   rx: DirectionStats & {
     errors: number;
     errorsByKind: Record<string, number>;
@@ -54,31 +66,41 @@ export interface RunSummary {
     lossRatio: number;
     flows: number;
   };
+  /** Latency over the whole run; null when nothing was measured. */
   latency: LatencySummary | null;
 }
 
 /** Most flow ids a receiver tracks separately; higher ids count as errors. */
 export const MAX_FLOWS = 1024;
 
+/** Counters of a pktgen run (see the module doc); counting allocates nothing. */
 export class RunStats {
+  /** Packets sent. */
   txPackets = 0;
+  /** Wire bytes sent. */
   txBytes = 0;
+  /** Frames counted by `countRx` (those that failed validation are only in `rxErrors`). */
   rxPackets = 0;
+  /** Wire bytes of the frames counted by `countRx`. */
   rxBytes = 0;
   /** Receive errors indexed by {@link RxStatus} (index 0 unused), plus unknown flows. */
   readonly rxErrors = new Float64Array(RX_STATUS_NAMES.length + 1);
+  /** Latency over the whole run. */
   readonly latency = new LatencyHistogram();
+  /** Latency in the current interval (cleared by `snapshot`). */
   readonly intervalLatency = new LatencyHistogram();
   readonly #flows: (SequenceTracker | undefined)[] = [];
   readonly #startNs: number;
   #lastNs: number;
   #last = { tx: 0, txB: 0, rx: 0, rxB: 0, err: 0 };
 
+  /** Counters starting at `startNs` (monotonic ns, same clock as later calls). */
   constructor(startNs: number) {
     this.#startNs = startNs;
     this.#lastNs = startNs;
   }
 
+  /** Counts `packets` sent frames of `bytes` wire bytes in total. */
   countTx(packets: number, bytes: number): void {
     this.txPackets += packets;
     this.txBytes += bytes;
@@ -109,6 +131,7 @@ export class RunStats {
     }
   }
 
+  /** Total receive errors of every kind. */
   get rxErrorCount(): number {
     let n = 0;
     for (let i = 1; i < this.rxErrors.length; i++) n += this.rxErrors[i]!;

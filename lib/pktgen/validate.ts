@@ -34,6 +34,7 @@ export const RxStatus = {
   /** UDP, but no pktgen payload header. */
   BAD_MAGIC: 5,
 } as const;
+/** One of the {@link RxStatus} values. */
 export type RxStatus = typeof RxStatus[keyof typeof RxStatus];
 
 /** Names of {@link RxStatus} values, indexed by value, for messages and JSON. */
@@ -48,13 +49,17 @@ export const RX_STATUS_NAMES = [
 
 /** What {@link parseFrame} extracted; one instance is reused for every frame. */
 export class ReceivedFrame {
+  /** IP version of the frame. */
   ipVersion: 4 | 6 = 4;
   /** Sequence number from the payload header (u32). */
   seq = 0;
   /** Sender's tx timestamp in ns. */
   txNs = 0;
+  /** Flow id from the payload header. */
   flowId = 0;
+  /** UDP source port. */
   srcPort = 0;
+  /** UDP destination port. */
   dstPort = 0;
   /** Bytes of IP datagram + Ethernet header the frame claims (≤ the buffer length). */
   frameBytes = 0;
