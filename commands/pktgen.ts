@@ -7,6 +7,7 @@
  */
 import type { Command, CommandIO } from "./command.ts";
 import { parseArgs } from "./args.ts";
+import { VIRTIO_ID_NET } from "../lib/virtio/device_types.ts";
 import { VirtioPciDevice } from "../lib/driver/virtio_pci_device.ts";
 import { VirtioNet } from "../lib/net/virtio_net.ts";
 import { PcapWriter } from "../lib/pktgen/pcap.ts";
@@ -96,7 +97,12 @@ export interface PktgenDeps {
 
 /** Takes `address` over and sets virtio-net up as the options ask. */
 export function openPort(address: string, o: PktgenOptions, log: (l: string) => void): OpenedPort {
-  const dev = VirtioPciDevice.open(address, { access: o.access, force: o.force, log });
+  const dev = VirtioPciDevice.open(address, {
+    access: o.access,
+    force: o.force,
+    log,
+    deviceType: VIRTIO_ID_NET,
+  });
   try {
     const net = VirtioNet.open(dev.transport, dev.dma, {
       format: o.ring,

@@ -41,6 +41,8 @@ export interface OpenOptions {
   readonly access?: AccessPath | "auto";
   /** Take the device even when it looks in use (mounted, carrying routes ...). */
   readonly force?: boolean;
+  /** Refuse, before touching it, a device of another virtio type (§5 device ids). */
+  readonly deviceType?: number;
   /** Force the legacy interface of a transitional device. */
   readonly legacy?: boolean;
   /** Progress and decisions, one line each. */
@@ -102,6 +104,13 @@ export class VirtioPciDevice implements Disposable {
         `${addr} is not a virtio device (vendor 0x${info.vendor.toString(16)}, device 0x${
           info.device.toString(16)
         })`,
+      );
+    }
+    if (options.deviceType !== undefined && identity.type !== options.deviceType) {
+      throw new VirtioError(
+        `${addr} is a virtio-${deviceTypeName(identity.type)} device, not virtio-${
+          deviceTypeName(options.deviceType)
+        }`,
       );
     }
     if (Deno.uid() !== 0) {

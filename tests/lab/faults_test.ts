@@ -123,7 +123,7 @@ Deno.test("lab faults: link down/up, VM pause/resume and hot-unplug during pktge
 
 /** name → [exit code, what the first stderr line says]. */
 const LAB_BAD: Record<string, [number, RegExp]> = {
-  "blk-for-pktgen": [1, /^virtio: not a network device \(virtio type 2\)$/],
+  "blk-for-pktgen": [1, /^virtio: 0000:00:0a\.0 is a virtio-blk device, not virtio-net$/],
   "non-virtio": [1, /^virtio: 0000:00:00\.0 is not a virtio device/],
   "root-9p-forced": [1, /^virtio: refusing to take over 0000:00:02\.0: .*is the root filesystem$/],
   "root-9p-unbind": [1, /^virtio: refusing to unbind 0000:00:02\.0: .*is the root filesystem$/],
