@@ -248,11 +248,14 @@ async function runAsNobody(args: string[]) {
   }
 }
 
-/** A virtio device of this machine, only ever read (its sysfs ids) by the refused command. */
+/**
+ * A virtio NIC of this machine (pktgen refuses other types before the root check), only
+ * ever read (its sysfs ids) by the refused command.
+ */
 function someHostVirtioDevice(): string | undefined {
   for (const e of Deno.readDirSync("/sys/bus/pci/devices")) {
-    const vendor = Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/vendor`).trim();
-    if (vendor === "0x1af4") return e.name;
+    const read = (f: string) => Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/${f}`).trim();
+    if (read("vendor") === "0x1af4" && ["0x1041", "0x1000"].includes(read("device"))) return e.name;
   }
   return undefined;
 }
