@@ -178,9 +178,11 @@ export {
   type AccessChoice,
   type AddressSpecs,
   buildOptions,
+  PKTGEN_ARGS,
   type PktgenMode,
   type PktgenOptions,
   type RingChoice,
+  type Values as PktgenArgValues,
 } from "./lib/pktgen/run/options.ts";
 
 // ---- binding ----

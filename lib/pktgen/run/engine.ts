@@ -70,21 +70,32 @@ export interface EngineSpec {
   readonly onEvent?: (message: string) => void;
 }
 
+/** Why the loop stopped: count reached, duration over, aborted by a signal, or an error. */
 export type StopReason = "count" | "duration" | "signal" | "error";
 
+/** A link state change seen during the run. */
 export interface LinkEvent {
+  /** Seconds since the start of the run. */
   t: number;
+  /** PCI address of the device. */
   device: string;
+  /** Whether the link is up now. */
   up: boolean;
 }
 
+/** What the send/receive loop did. */
 export interface EngineResult {
+  /** The run's totals and rates. */
   summary: RunSummary;
   /** Frames handed to the device. */
   sent: number;
+  /** Why the loop stopped. */
   stopReason: StopReason;
+  /** The error message when `stopReason` is "error". */
   error?: string;
+  /** One snapshot per interval (plus the last partial one when it is long enough). */
   snapshots: IntervalSnapshot[];
+  /** Link changes seen during the run. */
   linkEvents: LinkEvent[];
   /** Longest time between two loop turns (ns). */
   maxPauseNs: number;

@@ -24,7 +24,9 @@ import type { PktgenMode, PktgenOptions } from "./options.ts";
 
 /** An opened device as the session sees it. */
 export interface NetPort {
+  /** PCI address of the device. */
   readonly address: string;
+  /** The opened virtio-net device. */
   readonly net: VirtioNet;
   /** "sysfs" | "vfio" (or "sim" in tests). */
   readonly access: string;
@@ -35,49 +37,85 @@ export const DEFAULT_DST_MAC = "02:00:00:00:00:02";
 /** Source MAC when the device has no MAC feature. */
 export const DEFAULT_SRC_MAC = "02:00:00:00:00:01";
 
+/** What a session needs from outside: the abort signal, and replaceable clock, sleep and callbacks. */
 export interface SessionDeps {
+  /** Aborting it stops the run (Ctrl-C). */
   readonly signal: AbortSignal;
+  /** Monotonic ns clock; default `monotonicNs`. */
   readonly clock?: Clock;
+  /** Sleeps `ms`; default a timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Called once per loop turn (a simulated device does its work here). */
   readonly tick?: () => void;
+  /** Where received frames are recorded, if anywhere. */
   readonly pcap?: PcapWriter;
+  /** Each interval's snapshot; `progress` 0..1 for bounded runs, else undefined. */
   readonly onInterval?: (snap: IntervalSnapshot, progress: number | undefined) => void;
+  /** Link changes and other events worth a line on stderr. */
   readonly onEvent?: (message: string) => void;
 }
 
+/** A device as the result reports it. */
 export interface DeviceInfo {
+  /** PCI address. */
   address: string;
+  /** Access path ("sysfs", "vfio" ...). */
   access: string;
+  /** Transport kind ("modern" or "legacy"). */
   transport: string;
+  /** Ring format ("split" or "packed"). */
   format: string;
+  /** The device's MAC address, null when it has none. */
   mac: string | null;
+  /** The device's MTU, null when it reports none. */
   mtu: number | null;
+  /** Queue pairs in use. */
   queuePairs: number;
+  /** Negotiated feature bits as hex. */
   features: string;
 }
 
+/** What the transmitted frames look like, as text. */
 export interface FlowInfo {
+  /** IPv4 or IPv6. */
   ipVersion: 4 | 6;
+  /** The size sequence's description. */
   sizes: string;
+  /** Source MAC range. */
   srcMac: string;
+  /** Destination MAC range. */
   dstMac: string;
+  /** Source IP range. */
   srcIp: string;
+  /** Destination IP range. */
   dstIp: string;
+  /** Source UDP port range. */
   srcPort: string;
+  /** Destination UDP port range. */
   dstPort: string;
 }
 
+/** Whether the run met what was asked (loss, count), and if not why. */
 export interface Expectations {
+  /** True when `failures` is empty. */
   met: boolean;
+  /** One line per unmet expectation (or the run's error). */
   failures: string[];
 }
 
+/** A whole pktgen run's result: the engine's numbers plus devices, flows and the verdict. */
 export interface SessionResult extends EngineResult {
+  /** Transmit, receive, or loopback. */
   mode: PktgenMode;
+  /** The transmitting device, null in rx mode. */
   tx: DeviceInfo | null;
+  /** The receiving device, null in tx mode. */
   rx: DeviceInfo | null;
+  /** The transmitted frames, null when nothing was sent. */
   flows: FlowInfo | null;
+  /** The target rate as given, null when unlimited. */
   rate: string | null;
+  /** Whether the run met what was asked. */
   expectations: Expectations;
 }
 
