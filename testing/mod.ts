@@ -5,7 +5,7 @@
  * @module
  */
 
-export { DmaFault, FakeDma } from "./fake_dma.ts";
+export { DmaFault, FakeDma, type FakeDmaOptions } from "./fake_dma.ts";
 export { type SimBuffer, SimProtocolError, SimQueue, type SimQueueOptions } from "./sim_device.ts";
 export { SimNetLoopback, type SimNetOptions } from "./sim_net.ts";
 export {
