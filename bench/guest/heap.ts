@@ -24,7 +24,8 @@ const t0 = performance.now();
 const samples: [number, number][] = [];
 const sample = () => samples.push([(performance.now() - t0) / 1000, Deno.memoryUsage().heapUsed]);
 let summary = "";
-const record: HeapRecord = { kind: "heap", address, seconds, samples, txPps: null };
+const txSamples: number[] = [];
+const record: HeapRecord = { kind: "heap", address, seconds, samples, txPps: null, txSamples };
 sample();
 try {
   const code = await runPktgen(
@@ -32,8 +33,10 @@ try {
       .concat(["--quiet", "--force", "--access", "sysfs"]),
     {
       out: (text) => {
-        if (text.includes('"interval"')) sample();
-        else if (text.includes('"summary"')) summary = text;
+        if (text.includes('"interval"')) {
+          sample();
+          txSamples.push(JSON.parse(text).tx.pps);
+        } else if (text.includes('"summary"')) summary = text;
       },
       err: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
       color: false,

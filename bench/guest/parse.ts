@@ -106,6 +106,8 @@ export interface HeapRecord {
   /** [seconds since start, heapUsed bytes] once per interval. */
   samples: [number, number][];
   txPps: number | null;
+  /** The run's transmit rate each second (how long it takes to reach speed). */
+  txSamples?: number[];
   error?: string;
 }
 
