@@ -24,6 +24,7 @@ const IOVA_BASE = 0x1_2340_0000;
 /** Unmapped space left after each region, so an overrun lands nowhere. */
 const GUARD = 0x1000;
 
+/** Options for {@link FakeDma}. */
 export interface FakeDmaOptions {
   /** Back regions with SharedArrayBuffer so a Worker can play the device concurrently. */
   readonly shared?: boolean;
