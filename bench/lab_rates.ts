@@ -13,7 +13,11 @@ import { parseArgs } from "node:util";
 import { runInLab } from "../lib/lab/vm.ts";
 import { pciAddress, resolveDevices } from "../lib/lab/devices.ts";
 import { barChartSvg } from "../lib/pktgen/plot.ts";
-import { type HeapRecord, heapSummary, median, type RateRecord } from "./guest/parse.ts";
+import { type HeapRecord, heapSummary, median } from "./guest/parse.ts";
+import type { WireRateRecord } from "./guest/rates.ts";
+
+/** A rate record, with the peer NIC's count of what crossed the wire for transmit runs. */
+type RateRecord = WireRateRecord;
 
 export interface LabRatesOptions {
   quick?: boolean;
@@ -37,8 +41,19 @@ export interface LabRatesResult {
   /** The lab's accelerator ("tcg" or "kvm"): figures from different ones do not compare. */
   accel: string;
   rates: RateRecord[];
-  /** Our steady Mpps divided by the other tool's, per direction/NIC/size/tool. */
-  ratios: { direction: string; nic: string; size: number; versus: string; ratio: number }[];
+  /**
+   * Our steady Mpps divided by the other tool's, per direction/NIC/size/tool. For transmit,
+   * both sides' wire counts (the peer NIC's receive rate) when both exist — a tool's own
+   * counter may count frames it enqueued rather than frames that left; `wire` says which.
+   */
+  ratios: {
+    direction: string;
+    nic: string;
+    size: number;
+    versus: string;
+    ratio: number;
+    wire: boolean;
+  }[];
   heap?: HeapRecord & { summary: ReturnType<typeof heapSummary> };
   svgPath?: string;
   /** Guest-side failures worth reading (rates that could not be measured). */
@@ -63,12 +78,14 @@ export function ratiosOf(rates: readonly RateRecord[]): LabRatesResult["ratios"]
         other.tool === "virtio" || !other.pps || other.direction !== ours.direction ||
         other.nic !== ours.nic || other.size !== ours.size
       ) continue;
+      const wire = !!ours.wirePps && !!other.wirePps;
       out.push({
         direction: ours.direction,
         nic: ours.nic,
         size: ours.size,
         versus: other.tool,
-        ratio: ours.pps! / other.pps,
+        ratio: wire ? ours.wirePps! / other.wirePps! : ours.pps! / other.pps,
+        wire,
       });
     }
   }
@@ -224,7 +241,8 @@ export function labRatesText(r: LabRatesResult): string {
           (r.bootMs / 1000).toFixed(1)
         } s)`,
       `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ${"virtio".padStart(7)} ` +
-        `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ours/testpmd  ours/kernel`,
+        `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ${"wire Mpps v/t/k".padEnd(23)}` +
+        `ours/testpmd  ours/kernel`,
     );
     const cells = [...new Set(r.rates.map((x) => `${x.direction}|${x.nic}|${x.size}`))];
     for (const c of cells) {
@@ -237,15 +255,23 @@ export function labRatesText(r: LabRatesResult): string {
         const q = r.ratios.find((x) =>
           x.direction === dir && x.nic === nic && String(x.size) === size && x.versus === versus
         );
-        return q ? q.ratio.toFixed(2) : "-";
+        return q ? q.ratio.toFixed(2) + (q.wire ? "w" : " ") : "-";
       };
       const kernel = dir === "tx" ? mpps(get("kernel")?.pps) : "      -";
+      const wire = dir === "tx"
+        ? ["virtio", "testpmd", "kernel"].map((t) => mpps(get(t)?.wirePps).trim()).join("/")
+        : "-";
       lines.push(
         `${dir!.padEnd(3)} ${nic!.padEnd(11)} ${size!.padStart(5)}  ${mpps(get("virtio")?.pps)} ` +
-          `${mpps(get("testpmd")?.pps)} ${kernel}   ${ratio("testpmd").padStart(12)}  ` +
+          `${mpps(get("testpmd")?.pps)} ${kernel}   ${wire.padEnd(23)}` +
+          `${ratio("testpmd").padStart(12)}  ` +
           `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}` + sourceNote(get),
       );
     }
+    lines.push(
+      "wire: frames the peer NIC (kernel virtio_net, promiscuous) received per second over " +
+        "the same steady window; ratios marked w compare wire counts",
+    );
     if (r.svgPath) lines.push(`chart: ${r.svgPath}`);
   }
   if (r.heap) {

@@ -281,6 +281,90 @@ async function kernelPktgen(address: string, size: number): Promise<number> {
   }
 }
 
+// ---- the wire count: what the peer NIC (kernel virtio_net, promiscuous) received ----
+
+/**
+ * A rate record with the wire count beside the tool's own: frames the peer NIC received
+ * (`rx_packets` delta) over the same steady window, and what it dropped meanwhile
+ * (`rx_dropped` + `rx_missed_errors`). Frames QEMU drops before the peer's ring (its
+ * queue towards a slow receiver) are not counted anywhere: the wire figure is a lower bound.
+ */
+export interface WireRateRecord extends RateRecord {
+  wirePps?: number | null;
+  wireDropped?: number;
+}
+
+interface PeerSample {
+  t: number;
+  packets: number;
+  dropped: number;
+}
+
+/** The peer's interface, up and promiscuous for the transmit runs; undefined without a peer. */
+let peerIfc: string | undefined;
+
+function readPeer(): PeerSample {
+  const stat = (n: string) => {
+    try {
+      return Number(Deno.readTextFileSync(`/sys/class/net/${peerIfc}/statistics/${n}`));
+    } catch {
+      return 0;
+    }
+  };
+  return {
+    t: performance.now(),
+    packets: stat("rx_packets"),
+    dropped: stat("rx_dropped") + stat("rx_missed_errors"),
+  };
+}
+
+/** Samples the peer's counters 4× a second while a tool runs. */
+function startWire(): () => PeerSample[] {
+  const samples = [readPeer()];
+  const timer = setInterval(() => samples.push(readPeer()), 250);
+  return () => {
+    clearInterval(timer);
+    samples.push(readPeer());
+    return samples;
+  };
+}
+
+/**
+ * The peer's receive rate over the tool's steady window: from the first quarter-second with
+ * traffic (> 1000 pps: the tool has started), `warmup` seconds are skipped (the tool's own
+ * warm-up rule), then the average over the next `seconds` seconds (or until traffic ends).
+ */
+function wireRate(
+  samples: readonly PeerSample[],
+  warmup: number,
+  seconds: number,
+): { pps: number | null; dropped: number } {
+  let first = -1;
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!, b = samples[i]!;
+    if ((b.packets - a.packets) / ((b.t - a.t) / 1000) > 1000) {
+      first = i - 1;
+      break;
+    }
+  }
+  if (first < 0) return { pps: null, dropped: 0 };
+  const t0 = samples[first]!.t + warmup * 1000;
+  let from = samples.findIndex((s) => s.t >= t0);
+  if (from < 0) from = first;
+  let to = from;
+  while (to + 1 < samples.length && samples[to + 1]!.t <= samples[from]!.t + seconds * 1000) {
+    const a = samples[to]!, b = samples[to + 1]!;
+    if ((b.packets - a.packets) / ((b.t - a.t) / 1000) <= 1000) break; // traffic ended
+    to++;
+  }
+  if (to === from) return { pps: null, dropped: 0 };
+  const a = samples[from]!, b = samples[to]!;
+  return {
+    pps: (b.packets - a.packets) / ((b.t - a.t) / 1000),
+    dropped: b.dropped - a.dropped,
+  };
+}
+
 // ---- the plan ----
 
 /** Runs one measurement and emits its record; `warmup` samples are dropped before the median. */
@@ -291,6 +375,12 @@ async function measure(
   source?: Testpmd,
 ): Promise<void> {
   const t0 = performance.now();
+  const wire = base.direction === "tx" && peerIfc ? startWire() : undefined;
+  const wireOf = () => {
+    if (!wire) return {};
+    const w = wireRate(wire(), warmup, SECONDS);
+    return { wirePps: w.pps, wireDropped: w.dropped };
+  };
   const sourceFrom = source ? source.all().length + 1 : 0;
   const sourcePps = () => (source ? { sourcePps: median(source.all().slice(sourceFrom)) } : {});
   try {
@@ -298,15 +388,18 @@ async function measure(
     const samples = typeof got === "number" ? [] : got;
     const pps = typeof got === "number" ? got : steadyRate(got, warmup);
     const src = sourcePps();
-    emit({ kind: "rate", ...base, pps, samples, ...src });
+    const w = wireOf();
+    emit({ kind: "rate", ...base, pps, samples, ...src, ...w } satisfies WireRateRecord);
     log(
       `${base.direction} ${base.tool} ${base.nic} ${base.size} B: ${(pps / 1e6).toFixed(3)} Mpps` +
         (src.sourcePps === undefined ? "" : ` (source ${(src.sourcePps / 1e6).toFixed(3)})`) +
+        (w.wirePps == null ? "" : ` (wire ${(w.wirePps / 1e6).toFixed(3)}, ` +
+          `peer dropped ${w.wireDropped})`) +
         ` (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
-    emit({ kind: "rate", ...base, pps: null, samples: [], error, ...sourcePps() });
+    emit({ kind: "rate", ...base, pps: null, samples: [], error, ...sourcePps(), ...wireOf() });
     log(`${base.direction} ${base.tool} ${base.nic} ${base.size} B failed: ${error}`);
   }
 }
@@ -314,6 +407,18 @@ async function measure(
 const ringFor = (nic: string) => (nic.includes("packed") ? "packed" : "split");
 
 if (a.tx) {
+  // The wire count: the peer NIC (kernel virtio_net) receives what crossed the hub.
+  if (a.peer) {
+    try {
+      bindTo(a.peer, "virtio-pci");
+      peerIfc = ifname(a.peer);
+      await sh(`ip link set ${peerIfc} up promisc on`);
+      log(`wire count: ${peerIfc} (${a.peer}) up, promiscuous`);
+    } catch (e) {
+      peerIfc = undefined;
+      log(`no wire count: ${e instanceof Error ? e.message : e}`);
+    }
+  }
   for (const { nic, address } of NICS) {
     for (const size of SIZES) {
       const base = { direction: "tx" as const, nic, address, size };
@@ -330,6 +435,8 @@ if (a.tx) {
       await measure({ ...base, tool: "kernel" }, 0, () => kernelPktgen(address, size));
     }
   }
+  if (peerIfc) await sh(`ip link set ${peerIfc} promisc off down`).catch(() => {});
+  peerIfc = undefined;
 }
 
 if (a.rx && a.peer) {
