@@ -94,6 +94,20 @@ export class FrameWriter {
   /** patternSum[k]: unfolded sum of the first k fill bytes (they start at an even offset). */
   readonly #patternSum: Float64Array;
   readonly #views: (Uint8Array | undefined)[] = [];
+  /** No address or port varies: every header field but the lengths is the template's. */
+  readonly #fixedFlow: boolean;
+  // Fixed-flow cache, per wire size: lengths, IPv4 checksum, the UDP sum without seq/time.
+  #cSize = -1;
+  #cLen = 0;
+  #cUdpLen = 0;
+  #cIpCsum = 0;
+  #cUdpSum = 0; // with the cached timestamp's words
+  #cSum0 = 0; // without them
+  // Per timestamp (one clock reading serves a whole batch): its words and their sum.
+  #cTs = -1;
+  #cTsHi = 0;
+  #cTsLo = 0;
+  #cTsSum = 0;
 
   /** Builds the max-size template; throws UsageError when the ranges do not match the IP version or maxWireSize is too small. */
   constructor(c: FrameConfig) {
@@ -117,6 +131,8 @@ export class FrameWriter {
     this.#dstIp = new FieldCursor(c.dstIp, seed * 7 + 4);
     this.#srcPort = new FieldCursor(c.srcPort, seed * 7 + 5);
     this.#dstPort = new FieldCursor(c.dstPort, seed * 7 + 6);
+    this.#fixedFlow = ![this.#srcMac, this.#dstMac, this.#srcIp, this.#dstIp, this.#srcPort]
+      .concat(this.#dstPort).some((f) => f.varies);
 
     const t = new Uint8Array(bufferBytes(c.maxWireSize));
     this.template = t;
@@ -178,6 +194,65 @@ export class FrameWriter {
    * length. `wireSize` must lie in [minWireSize, maxWireSize] (RangeError otherwise).
    */
   write(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
+    if (this.#fixedFlow) {
+      // One flow: only the lengths, IPv4 checksum (both per size), sequence number, timestamp
+      // (per batch) and UDP checksum change, and the sums of the rest are cached.
+      if (wireSize !== this.#cSize) this.#cacheSize(wireSize);
+      if (txNs !== this.#cTs) this.#cacheTime(txNs);
+      const ip = off + ETH_HEADER;
+      const udp = off + this.#udp;
+      const udpLen = this.#cUdpLen;
+      if (this.ipVersion === 4) {
+        putU16(buf, ip + 2, this.#cLen - ETH_HEADER);
+        putU16(buf, ip + 10, this.#cIpCsum);
+      } else putU16(buf, ip + 4, udpLen);
+      putU16(buf, udp + 4, udpLen);
+      const p = off + this.#payload;
+      const sq = seq >>> 0;
+      putU32(buf, p + PAYLOAD_SEQ, sq);
+      putU32(buf, p + PAYLOAD_TIMESTAMP, this.#cTsHi);
+      putU32(buf, p + PAYLOAD_TIMESTAMP + 4, this.#cTsLo);
+      putU16(buf, udp + 6, finishUdpChecksum(this.#cUdpSum + (sq >>> 16) + (sq & 0xffff)));
+      return this.#cLen;
+    }
+    return this.#writeAny(buf, off, wireSize, seq, txNs);
+  }
+
+  /** Fills the per-size cache of the fixed-flow path (RangeError for a size out of range). */
+  #cacheSize(wireSize: number): void {
+    if (!(wireSize >= this.minWireSize && wireSize <= this.maxWireSize)) {
+      throw new RangeError(
+        `wire size ${wireSize} outside ${this.minWireSize}..${this.maxWireSize}`,
+      );
+    }
+    const len = wireSize - 4;
+    const udpLen = len - this.#udp;
+    const src = this.#srcIp.min, dst = this.#dstIp.min;
+    const ipSum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    this.#cIpCsum = this.ipVersion === 4
+      ? finishChecksum(this.#ipConstSum + (len - ETH_HEADER) + ipSum)
+      : 0;
+    // The UDP sum of everything but seq and timestamp (see #writeAny for the parts).
+    this.#cUdpSum = this.#udpConstSum + ipSum + 2 * udpLen + this.#srcPort.min +
+      this.#dstPort.min + this.#patternSum[udpLen - 8 - PAYLOAD_HEADER]! + this.#cTsSum;
+    this.#cSum0 = this.#cUdpSum - this.#cTsSum;
+    this.#cLen = len;
+    this.#cUdpLen = udpLen;
+    this.#cSize = wireSize;
+  }
+
+  #cacheTime(txNs: number): void {
+    const tsHi = Math.floor(txNs / TWO32) >>> 0;
+    const tsLo = txNs >>> 0;
+    this.#cTsHi = tsHi;
+    this.#cTsLo = tsLo;
+    this.#cTsSum = (tsHi >>> 16) + (tsHi & 0xffff) + (tsLo >>> 16) + (tsLo & 0xffff);
+    this.#cUdpSum = this.#cSum0 + this.#cTsSum;
+    this.#cTs = txNs;
+  }
+
+  /** The general path: any field may vary. */
+  #writeAny(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
     if (!(wireSize >= this.minWireSize && wireSize <= this.maxWireSize)) {
       throw new RangeError(
         `wire size ${wireSize} outside ${this.minWireSize}..${this.maxWireSize}`,
