@@ -76,6 +76,11 @@ export class PackedQueue implements Virtqueue {
   readonly #ids: IdFifo;
   readonly #buffers: BufferStates;
   #freeSlots: number;
+  // Fixed-slot mode (addSlot): each slot's address and its two le32 words, split once.
+  #slotMode = false;
+  readonly #slotIova: Float64Array;
+  readonly #slotLo: Uint32Array;
+  readonly #slotHi: Uint32Array;
   #nextAvail = 0;
   #availWrap = 1; // §2.8.1: both wrap counters start at 1
   #lastUsed = 0;
@@ -124,6 +129,9 @@ export class PackedQueue implements Virtqueue {
     this.#ids = new IdFifo(size);
     this.#buffers = new BufferStates(size, this.#inOrder);
     this.#freeSlots = size;
+    this.#slotIova = new Float64Array(size).fill(-1);
+    this.#slotLo = new Uint32Array(size);
+    this.#slotHi = new Uint32Array(size);
   }
 
   get broken(): boolean {
@@ -136,8 +144,47 @@ export class PackedQueue implements Virtqueue {
     return this.#buffers.count;
   }
 
+  /**
+   * The fixed-slot fast path: buffer id = token = `slot`, one descriptor each, so no id list
+   * is kept; the slot's address words are split once and reused. A queue used this way takes
+   * no addOne/addBuffer. Throws RangeError if `slot` is out of range or already in flight.
+   */
+  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void {
+    if (this.#error) throw this.#error;
+    if (!this.#slotMode) this.#enterSlotMode();
+    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
+      throw new RangeError(`slot ${slot} is out of range or already in flight`);
+    }
+    if (this.#slotIova[slot] !== iova) {
+      checkSegment(iova, 0);
+      this.#slotLo[slot] = iovaLow(iova);
+      this.#slotHi[slot] = iovaHigh(iova);
+      this.#slotIova[slot] = iova;
+    }
+    if (len >>> 0 !== len) checkSegment(0, len); // throws
+    // A slot not in flight means a ring slot is free: one descriptor per buffer.
+    const pos = this.#nextAvail;
+    const w = pos << 2;
+    this.#desc32[w] = this.#slotLo[slot]!;
+    this.#desc32[w + 1] = this.#slotHi[slot]!;
+    this.#desc32[w + 2] = len;
+    this.#desc16[(pos << 3) + 6] = slot;
+    const flags = (deviceWritable ? VIRTQ_PACKED_F_WRITE : 0) | availBits(this.#availWrap);
+    this.#makeAvailable(pos, flags); // §2.8.21: flags last
+    this.#buffers.start(slot, slot, deviceWritable ? len : 0, 1);
+    this.#advance(1);
+  }
+
+  #enterSlotMode(): void {
+    if (this.#buffers.count !== 0 || this.#ids.count !== this.size) {
+      throw new RangeError("addSlot on a queue that already has buffers from addOne/addBuffer");
+    }
+    this.#slotMode = true;
+  }
+
   addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean {
     if (this.#error) throw this.#error;
+    if (this.#slotMode) throw new RangeError("this queue is fed with addSlot");
     if (this.#freeSlots === 0) return false;
     checkSegment(iova, len);
     checkToken(token);
@@ -162,6 +209,7 @@ export class PackedQueue implements Virtqueue {
     useIndirect = false,
   ): boolean {
     if (this.#error) throw this.#error;
+    if (this.#slotMode) throw new RangeError("this queue is fed with addSlot");
     checkToken(token);
     if (useIndirect) return this.#addIndirect(out, inn, token);
     const writable = checkChain(out, inn, this.size);
@@ -366,7 +414,7 @@ export class PackedQueue implements Virtqueue {
   #release(id: number): void {
     const slots = this.#buffers.descCount[id]!;
     this.#buffers.finish(id);
-    this.#ids.push(id);
+    if (!this.#slotMode) this.#ids.push(id);
     this.#freeSlots += slots;
     this.#lastUsed += slots;
     if (this.#lastUsed >= this.size) {

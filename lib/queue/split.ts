@@ -80,6 +80,12 @@ export class SplitQueue implements Virtqueue {
   readonly #free: IdFifo;
   readonly #buffers: BufferStates;
   readonly #nextShadow: Uint16Array; // chain links as the driver wrote them
+  // Fixed-slot mode (addSlot): what each descriptor holds now, so unchanged words are not
+  // rewritten. -1 = never written.
+  #slotMode = false;
+  readonly #descIova: Float64Array;
+  readonly #descWord2: Float64Array; // len
+  readonly #descWord3: Int32Array; // flags (next is 0)
   #availIdx = 0; // next avail.idx value (free-running u16)
   #published = 0; // avail.idx last stored to memory
   #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
@@ -127,20 +133,65 @@ export class SplitQueue implements Virtqueue {
     this.#free = new IdFifo(size);
     this.#buffers = new BufferStates(size, this.#inOrder);
     this.#nextShadow = new Uint16Array(size);
+    this.#descIova = new Float64Array(size).fill(-1);
+    this.#descWord2 = new Float64Array(size).fill(-1);
+    this.#descWord3 = new Int32Array(size).fill(-1);
   }
 
   get broken(): boolean {
     return this.#error !== undefined;
   }
   get freeDescriptors(): number {
-    return this.#free.count;
+    return this.#slotMode ? this.size - this.#buffers.count : this.#free.count;
   }
   get inFlight(): number {
     return this.#buffers.count;
   }
 
+  /**
+   * The fixed-slot fast path: buffer `slot` is descriptor `slot` (and its token), one
+   * descriptor each. A descriptor keeps what it was last given, so per buffer usually only
+   * the avail entry is written (§2.7.13.2) — address, flags and length only when they differ
+   * from that descriptor's last use. A queue used this way takes no addOne/addBuffer.
+   * Throws RangeError if `slot` is out of range or already in flight.
+   */
+  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void {
+    if (this.#error) throw this.#error;
+    if (!this.#slotMode) this.#enterSlotMode();
+    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
+      throw new RangeError(`slot ${slot} is out of range or already in flight`);
+    }
+    const w = slot << 2;
+    if (this.#descIova[slot] !== iova) {
+      checkSegment(iova, 0);
+      this.#desc32[w] = iovaLow(iova);
+      this.#desc32[w + 1] = iovaHigh(iova);
+      this.#descIova[slot] = iova;
+    }
+    if (this.#descWord2[slot] !== len) {
+      checkSegment(0, len);
+      this.#desc32[w + 2] = len;
+      this.#descWord2[slot] = len;
+    }
+    const flags = deviceWritable ? VIRTQ_DESC_F_WRITE : 0;
+    if (this.#descWord3[slot] !== flags) {
+      this.#desc32[w + 3] = flags;
+      this.#descWord3[slot] = flags;
+    }
+    this.#buffers.start(slot, slot, deviceWritable ? len : 0, 1);
+    this.#publishEntry(slot);
+  }
+
+  #enterSlotMode(): void {
+    if (this.#buffers.count !== 0 || this.#free.count !== this.size) {
+      throw new RangeError("addSlot on a queue that already has buffers from addOne/addBuffer");
+    }
+    this.#slotMode = true;
+  }
+
   addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean {
     if (this.#error) throw this.#error;
+    if (this.#slotMode) throw new RangeError("this queue is fed with addSlot");
     if (this.#free.count === 0) return false;
     checkSegment(iova, len);
     checkToken(token);
@@ -158,6 +209,7 @@ export class SplitQueue implements Virtqueue {
     useIndirect = false,
   ): boolean {
     if (this.#error) throw this.#error;
+    if (this.#slotMode) throw new RangeError("this queue is fed with addSlot");
     checkToken(token);
     if (useIndirect) return this.#addIndirect(out, inn, token);
     const writable = checkChain(out, inn, this.size);
@@ -326,6 +378,10 @@ export class SplitQueue implements Virtqueue {
   #release(head: number): void {
     const count = this.#buffers.descCount[head]!;
     this.#buffers.finish(head);
+    if (this.#slotMode) {
+      this.stats.completed++;
+      return; // the slot is the caller's again; no id list to keep
+    }
     let id = head;
     for (let i = 0; i < count; i++) {
       this.#free.push(id);
