@@ -5,7 +5,8 @@
  * bench/guest/rates.ts; this half boots the lab, reads its JSON lines, prints the table with
  * our ratio to each tool and draws `out/bench-rates.svg`.
  *
- * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]`
+ * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]
+ * [--wire]`
  *
  * @module
  */
@@ -27,6 +28,11 @@ export interface LabRatesOptions {
   memory?: boolean;
   /** Where the SVG chart goes (the raw result beside it as .json); default `<repo>/out/bench-rates.svg`. */
   svgPath?: string;
+  /**
+   * Count transmit frames at the peer NIC too ("wire Mpps"). Off by default: a receiving
+   * peer slows QEMU's transmit path for every tool (see bench/README.md).
+   */
+  wire?: boolean;
   /** Guest progress lines. */
   log?: (line: string) => void;
 }
@@ -152,6 +158,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     "--heap-nic",
     addressOf("net-modern"),
     ...(rates ? ["--tx", "--rx"] : []),
+    ...(o.wire ? ["--wire"] : []),
   ];
   const fromConsole: string[] = [];
   const started = performance.now();
@@ -303,12 +310,14 @@ if (import.meta.main) {
       json: { type: "boolean", default: false },
       "no-rates": { type: "boolean", default: false },
       "no-memory": { type: "boolean", default: false },
+      wire: { type: "boolean", default: false },
     },
   });
   const r = await benchLabRates({
     quick: values.quick,
     rates: !values["no-rates"],
     memory: !values["no-memory"],
+    wire: values.wire,
     log: (l) => console.error(l),
   });
   console.log(values.json ? JSON.stringify(r) : labRatesText(r));

@@ -9,7 +9,7 @@
  *
  *   deno run -A bench/guest/rates.ts --nics net-modern=0000:00:04.0,... --peer ADDR
  *     [--sizes 64,1518] [--seconds 4] [--warmup 3] [--tx] [--rx] [--heap-seconds 60]
- *     [--heap-nic ADDR]
+ *     [--heap-nic ADDR] [--wire]
  */
 import { parseArgs } from "node:util";
 import {
@@ -33,6 +33,7 @@ const { values: a } = parseArgs({
     rx: { type: "boolean", default: false },
     "heap-seconds": { type: "string", default: "0" },
     "heap-nic": { type: "string" },
+    wire: { type: "boolean", default: false },
   },
 });
 
@@ -407,8 +408,11 @@ async function measure(
 const ringFor = (nic: string) => (nic.includes("packed") ? "packed" : "split");
 
 if (a.tx) {
-  // The wire count: the peer NIC (kernel virtio_net) receives what crossed the hub.
-  if (a.peer) {
+  // The wire count: the peer NIC (kernel virtio_net) receives what crossed the hub. Opt-in:
+  // QEMU then copies every frame into the peer's ring on the same main-loop thread that
+  // runs the sender's transmit, and every tool falls to the peer's receive rate (see
+  // bench/README.md).
+  if (a.peer && a.wire) {
     try {
       bindTo(a.peer, "virtio-pci");
       peerIfc = ifname(a.peer);
