@@ -90,7 +90,6 @@ function tsharkStatuses(pcap: Uint8Array, filter: string): string[] {
 Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGINT", async (t) => {
   const r = await runInLab({
     devices: "net",
-    qemuArgs: ["-netdev", "hubport,id=sink,hubid=0"],
     capture: ["net-modern"],
     command: ["sh", "-c", SCRIPT],
     timeoutMs: 400_000,

@@ -16,7 +16,8 @@ works() {
   n=0; while [ "$(cat /sys/class/net/$i/operstate)" != up ] && [ $n -lt 20 ]; do sleep 0.1; n=$((n+1)); done
   cat /sys/class/net/$i/operstate; ip link set "$i" down
 }
-hold() { rm -f $M; $HOLD $A $M "$1" & pid=$!; }
+# sh starts & jobs with SIGINT ignored; give it back so an early SIGINT is not lost.
+hold() { rm -f $M; env --default-signal=INT $HOLD $A $M "$1" & pid=$!; }
 await_held() { n=0; while [ ! -e $M ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; [ -e $M ] && echo yes || echo no; }
 rand_ms() { awk -v s="$1" 'BEGIN { srand(s); printf "%d", rand() * 4000 }'; }
 
