@@ -251,6 +251,7 @@ export function labRatesText(r: LabRatesResult): string {
         `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ${"wire Mpps v/t/k".padEnd(23)}` +
         `ours/testpmd  ours/kernel`,
     );
+    const wired = r.rates.some((x) => x.wirePps !== undefined);
     const cells = [...new Set(r.rates.map((x) => `${x.direction}|${x.nic}|${x.size}`))];
     for (const c of cells) {
       const [dir, nic, size] = c.split("|");
@@ -265,7 +266,7 @@ export function labRatesText(r: LabRatesResult): string {
         return q ? q.ratio.toFixed(2) + (q.wire ? "w" : " ") : "-";
       };
       const kernel = dir === "tx" ? mpps(get("kernel")?.pps) : "      -";
-      const wire = dir === "tx"
+      const wire = dir === "tx" && wired
         ? ["virtio", "testpmd", "kernel"].map((t) => mpps(get(t)?.wirePps).trim()).join("/")
         : "-";
       lines.push(
@@ -275,10 +276,12 @@ export function labRatesText(r: LabRatesResult): string {
           `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}` + sourceNote(get),
       );
     }
-    lines.push(
-      "wire: frames the peer NIC (kernel virtio_net, promiscuous) received per second over " +
-        "the same steady window; ratios marked w compare wire counts",
-    );
+    if (wired) {
+      lines.push(
+        "wire: frames the peer NIC (kernel virtio_net, promiscuous) received per second over " +
+          "the same steady window; ratios marked w compare wire counts",
+      );
+    } else lines.push("wire: not counted (--wire counts at the peer NIC; see bench/README.md)");
     if (r.svgPath) lines.push(`chart: ${r.svgPath}`);
   }
   if (r.heap) {
