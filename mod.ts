@@ -235,3 +235,4 @@ export { renderDiagJsonLine, renderDiagText, renderJUnit } from "./lib/diag/rend
 export { type LabOptions, type LabResult, type LabVm, runInLab, startLab } from "./lib/lab/vm.ts";
 export type { LabDevice } from "./lib/lab/devices.ts";
 export type { Qmp, QmpValue } from "./lib/lab/qmp.ts";
+export type { Command, CommandIO } from "./commands/command.ts";

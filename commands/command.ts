@@ -8,7 +8,9 @@
 
 /** Where a command writes: results to `out` (stdout), progress and logs to `err` (stderr). */
 export interface CommandIO {
+  /** Writes results (stdout). */
   out(text: string): void;
+  /** Writes progress, logs and errors (stderr). */
   err(text: string): void;
   /** True when colour may be used on stdout (a terminal and no NO_COLOR). */
   readonly color: boolean;
@@ -16,7 +18,9 @@ export interface CommandIO {
   readonly signal: AbortSignal;
 }
 
+/** A subcommand of `virtio`: its name, help texts and what it runs. */
 export interface Command {
+  /** The word after `virtio` that selects it. */
   readonly name: string;
   /** One line for `virtio --help`. */
   readonly summary: string;

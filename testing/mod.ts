@@ -17,3 +17,4 @@ export {
   type QueueProgram,
 } from "./fake_virtio_pci.ts";
 export { FakeBarRegion, FakeConfigSpace } from "./fake_config_space.ts";
+export { type RecordingIO, recordingIO } from "./recording_io.ts";

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { run } from "../../main.ts";
-import type { CommandIO } from "../../commands/command.ts";
+import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 
 const NIC = "0000:00:07.0";
 const BRIDGE = "0000:00:00.0";
@@ -175,21 +175,7 @@ const CASES: Case[] = [
   { args: ["pktgen", "00:04.0", "--count"], code: 2, says: /argument missing/ },
 ];
 
-function captureIO(): CommandIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    color: false,
-    signal: new AbortController().signal,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const captureIO = (): RecordingIO => recordingIO();
 
 /** One line that says what is wrong, at most one follow-up (Try … / hint:), no trace. */
 function assertOneClearLine(stderr: string, says: RegExp, what: string): void {

@@ -3,13 +3,13 @@
  * that reacts to writes the way Linux does. Nothing here touches this machine's devices.
  */
 import assert from "node:assert/strict";
-import type { CommandIO } from "../../commands/command.ts";
 import { runBind, runUnbind } from "../../commands/bind.ts";
 import { runRestore } from "../../commands/restore.ts";
 import { runStatus } from "../../commands/status.ts";
 import { run } from "../../main.ts";
 import { UsageError, VirtioError } from "../../lib/errors.ts";
 import type { DevbindOptions } from "../../lib/pci/devbind.ts";
+import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 
 const NIC = "0000:00:07.0";
 const BRIDGE = "0000:00:00.0";
@@ -110,21 +110,7 @@ class FakeKernel implements Disposable {
   }
 }
 
-function capture(): CommandIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    color: false,
-    signal: new AbortController().signal,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const capture = (): RecordingIO => recordingIO();
 
 Deno.test("status: every virtio device with driver, names, use and claim; text and JSON", () => {
   using k = new FakeKernel();

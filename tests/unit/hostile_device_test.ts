@@ -19,8 +19,8 @@ import { buildOptions, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
 import { runSession } from "../../lib/pktgen/run/session.ts";
 import { parseArgs } from "../../commands/args.ts";
 import { runPktgen } from "../../commands/pktgen.ts";
-import type { CommandIO } from "../../commands/command.ts";
 import { simPort } from "./pktgen_sim_port.ts";
+import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 
 const F = (n: number) => 1n << BigInt(n);
 const VERSION_1 = F(32), MAC = F(5), STATUS = F(16), PACKED = F(34);
@@ -50,21 +50,7 @@ function fakeTime(stepNs = 1000) {
   };
 }
 
-function captureIO(): CommandIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    color: false,
-    signal: new AbortController().signal,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const captureIO = (): RecordingIO => recordingIO();
 
 /**
  * Found by the two tests below and fixed since (85d7be2): VirtioNet.open took

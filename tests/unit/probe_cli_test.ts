@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
-import type { CommandIO } from "../../commands/command.ts";
 import { runProbe } from "../../commands/probe.ts";
 import { run } from "../../main.ts";
 import { FIXTURE_SYSFS, fixtureOpener, NET_MAC } from "./probe_helpers_fakes.ts";
+import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 
-function captureIO(color = false): CommandIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    color,
-    signal: new AbortController().signal,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
+function captureIO(color = false): RecordingIO {
+  return recordingIO({ color });
 }
 
 const SNAPSHOT = new URL("../fixtures/probe/host_tree.txt", import.meta.url).pathname;
