@@ -12,14 +12,6 @@ import { DeviceError } from "../errors.ts";
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
 import type { Virtqueue } from "../queue/virtqueue.ts";
 
-/**
- * A queue with the fixed-slot fast path (SplitQueue, PackedQueue): buffer `slot` is always
- * slot `slot`, so the queue skips its own id list and rewrites only what changed.
- */
-interface SlotFastPath {
-  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void;
-}
-
 /** Default slot size in bytes: header plus frame. */
 export const DEFAULT_SLOT_SIZE = 2048;
 
@@ -35,8 +27,6 @@ export abstract class SlotQueue {
   protected readonly tokens: Uint32Array;
   /** Scratch array for used lengths returned by the virtqueue. */
   protected readonly lens: Uint32Array;
-  /** The queue's fixed-slot fast path, when it has one. */
-  protected readonly fast: SlotFastPath | undefined;
 
   /** Allocates `queue.size` slots of `slotSize` bytes, each starting with a `headerSize`-byte virtio-net header. */
   constructor(
@@ -53,8 +43,6 @@ export abstract class SlotQueue {
     );
     this.tokens = new Uint32Array(queue.size);
     this.lens = new Uint32Array(queue.size);
-    const fast = queue as Virtqueue & Partial<SlotFastPath>;
-    this.fast = typeof fast.addSlot === "function" ? fast as SlotFastPath : undefined;
   }
 
   /** Device address of slot `slot`. */
@@ -103,9 +91,8 @@ export class TxQueue extends SlotQueue {
       );
     }
     const len = this.headerSize + frameLength;
-    if (this.fast) this.fast.addSlot(slot, this.slotIova(slot), len, false);
-    // Driver-only fault: a free slot always has a free descriptor, since one slot = one descriptor.
-    else this.queue.addOne(this.slotIova(slot), len, false, slot);
+    // Slot i is descriptor i (Virtqueue.addSlot): a free slot always has its descriptor free.
+    this.queue.addSlot(slot, this.slotIova(slot), len, false);
     this.packets++;
     this.bytes += frameLength;
   }
@@ -154,8 +141,7 @@ export class RxQueue extends SlotQueue {
 
   /** Makes `slot` available to the device again (published by flush). */
   recycle(slot: number): void {
-    if (this.fast) this.fast.addSlot(slot, this.slotIova(slot), this.slotSize, true);
-    else this.queue.addOne(this.slotIova(slot), this.slotSize, true, slot);
+    this.queue.addSlot(slot, this.slotIova(slot), this.slotSize, true);
   }
 
   /** Publishes recycled slots and notifies the device unless suppressed; returns whether it notified. */

@@ -96,6 +96,14 @@ export interface Virtqueue {
   addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean;
 
   /**
+   * The fixed-slot fast path: buffer `slot` is always descriptor `slot` (and its token), one
+   * descriptor each, and only what changed since that descriptor's last use is rewritten.
+   * A queue fed this way takes no addOne/addBuffer. Throws RangeError if `slot` is out of
+   * range or already in flight.
+   */
+  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void;
+
+  /**
    * Adds a chain: `out` segments (device reads) then `inn` segments (device writes), §2.7.5 /
    * §2.8.6. With `useIndirect` (needs INDIRECT_DESC) the chain goes into an indirect table and
    * takes one descriptor (§2.7.5.3, §2.8.7). Returns false when not enough are free.
