@@ -60,7 +60,7 @@ Device:
       --access MODE       sysfs | vfio | auto (default auto: vfio when in an IOMMU group)
       --ring FORMAT       split | packed | auto (default auto: packed when offered)
       --queue-size N      entries per queue (power of two for split rings; default 256)
-  -b, --batch N           frames per kick (default 32)
+  -b, --batch N           frames per kick (default 128)
   -q, --queues N          queue pairs (needs VIRTIO_NET_F_MQ; PEER uses as many), one flow id
                           per transmit queue. One loop on one thread serves them round-robin:
                           this spreads the device's work, not ours — the JS side stays on one

@@ -210,7 +210,9 @@ export function buildOptions(values: Values, positionals: string[]): PktgenOptio
         `use --ring packed for other sizes`,
     );
   }
-  const batch = int("batch", values.batch, 1, 4096) ?? 32;
+  // 128 per kick measured best in the lab (bench/README.md): QEMU drains a ring faster than
+  // small batches fill it, so with 32 nearly every batch ended in a notification.
+  const batch = int("batch", values.batch, 1, 4096) ?? Math.min(128, queueSize ?? 256);
   if (queueSize !== undefined && batch > queueSize) {
     throw new UsageError(`--batch ${batch} is larger than --queue-size ${queueSize}`);
   }
