@@ -28,11 +28,19 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.list); do insmod "/modules/$m" || echo "lab: insmod $m failed"; done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro root /newroot \\
   || { echo "lab: cannot mount the host root over 9p"; poweroff -f; }
+# The guest's /tmp is its own tmpfs; host paths below /tmp the run needs (a checkout, deno)
+# are bound back into it from the host's /tmp, kept aside first.
+mkdir -p /hosttmp
+mount --bind /newroot/tmp /hosttmp
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
 mkdir -p /newroot${GUEST_SHARE}
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none share /newroot${GUEST_SHARE} \\
   || { echo "lab: cannot mount the results share"; poweroff -f; }
+for p in $(cat /newroot${GUEST_SHARE}/host-tmp-paths 2>/dev/null); do
+  mkdir -p "/newroot$p" && mount --bind "/hosttmp\${p#/tmp}" "/newroot$p" \\
+    || echo "lab: cannot show host $p in the guest"
+done
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev

@@ -187,6 +187,11 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
       command: o.command,
     }),
   );
+  await Deno.writeTextFile(
+    `${runDir}/share/host-tmp-paths`,
+    hostTmpPaths([REPO_ROOT, Deno.execPath().replace(/\/[^/]*$/, ""), cacheDir, Deno.cwd()])
+      .join("\n") + "\n",
+  );
   const args = qemuCommandLine(kernel, initrd, runDir, devices, o, accel);
   let child: Deno.ChildProcess;
   try {
@@ -319,6 +324,16 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
     },
   };
   return vm;
+}
+
+/**
+ * The guest mounts its own tmpfs on /tmp, which hides the host's /tmp: of `paths`, those below
+ * /tmp (a checkout or a Deno there, as CI may use) are bound back in. Outermost first, each
+ * once, nested ones dropped.
+ */
+export function hostTmpPaths(paths: readonly string[]): string[] {
+  const under = [...new Set(paths.filter((p) => p.startsWith("/tmp/")))].sort();
+  return under.filter((p, i) => !under.slice(0, i).some((q) => p.startsWith(q + "/")));
 }
 
 /** Boots the lab, runs `o.command` in it, and returns the result. */

@@ -4,6 +4,7 @@ import { moduleName, parseModulesDep, resolveModules } from "../../lib/lab/modul
 import { DEVICES, pciAddress, resolveDevices } from "../../lib/lab/devices.ts";
 import { shellQuote } from "../../lib/lab/stage2.ts";
 import { findXzPayload } from "../../lib/lab/kernel.ts";
+import { hostTmpPaths } from "../../lib/lab/vm.ts";
 
 Deno.test("cpio: busybox lists and extracts what we wrote", async () => {
   const enc = new TextEncoder();
@@ -102,4 +103,19 @@ Deno.test("kernel: finds the xz stream inside an image", () => {
   image.set([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 42);
   assert.equal(findXzPayload(image), 42);
   assert.equal(findXzPayload(new Uint8Array(10)), -1);
+});
+
+Deno.test("vm: host paths below /tmp are bound into the guest, outermost once", () => {
+  assert.deepEqual(
+    hostTmpPaths([
+      "/tmp/ci/main",
+      "/tmp/ci/main/.tools/bin",
+      "/work/main",
+      "/tmp/ci/main",
+      "/tmp/x",
+    ]),
+    ["/tmp/ci/main", "/tmp/x"],
+  );
+  assert.deepEqual(hostTmpPaths(["/work/main", "/usr/bin"]), []);
+  assert.deepEqual(hostTmpPaths(["/tmp/ab", "/tmp/a"]), ["/tmp/a", "/tmp/ab"]);
 });
