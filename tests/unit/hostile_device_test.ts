@@ -15,11 +15,9 @@ import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
 import { VirtioNet } from "../../lib/net/virtio_net.ts";
 import { VirtioError } from "../../lib/errors.ts";
 import { restoreAbandonedClaims } from "../../lib/pci/binding.ts";
-import { buildOptions, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
 import { runSession } from "../../lib/pktgen/run/session.ts";
-import { parseArgs } from "../../commands/args.ts";
 import { runPktgen } from "../../commands/pktgen.ts";
-import { simPort } from "./pktgen_sim_port.ts";
+import { fakeTime, pktgenOptions, simPort } from "./pktgen_sim_port.ts";
 import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 
 const F = (n: number) => 1n << BigInt(n);
@@ -31,23 +29,6 @@ function netDevice(o: ConstructorParameters<typeof FakeModernBar>[0]) {
   const bar = new FakeModernBar({ deviceType: 1, config: NET_CONFIG(), ...o });
   const t = new ModernTransport({ deviceType: 1, caps: bar.caps(), openBar: () => bar });
   return { bar, t, dma: new FakeDma() };
-}
-
-function options(args: string[]) {
-  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
-  return buildOptions(values, positionals);
-}
-
-/** Fake time: every clock reading moves `stepNs`, sleeps move it by their length. */
-function fakeTime(stepNs = 1000) {
-  let now = 1e9;
-  return {
-    clock: () => (now += stepNs),
-    sleep: (ms: number) => {
-      now += ms * 1e6;
-      return Promise.resolve();
-    },
-  };
 }
 
 const captureIO = (): RecordingIO => recordingIO();
@@ -133,7 +114,7 @@ for (const format of ["split", "packed"] as const) {
     const { sim, port, bar } = simPort(format);
     const events: string[] = [];
     let turns = 0, sentBefore = -1;
-    const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
+    const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
     const r = await runSession(o, { tx: port, rx: port }, {
       signal: new AbortController().signal,
       ...fakeTime(20_000),

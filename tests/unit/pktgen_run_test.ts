@@ -4,32 +4,11 @@
  * fake clock, stall and device-gone detection, abort.
  */
 import assert from "node:assert/strict";
-import { buildOptions, checkAgainstDevice, PKTGEN_ARGS } from "../../lib/pktgen/run/options.ts";
+import { checkAgainstDevice } from "../../lib/pktgen/run/options.ts";
 import { runSession, type SessionDeps } from "../../lib/pktgen/run/session.ts";
-import { parseArgs } from "../../commands/args.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
 import { wireSize } from "../../lib/pktgen/sizes.ts";
-import { simPort } from "./pktgen_sim_port.ts";
-
-function options(args: string[]) {
-  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
-  return buildOptions(values, positionals);
-}
-
-/** A clock that moves 1 µs per reading; sleeps move it by their length. */
-function fakeTime(stepNs = 1000) {
-  let now = 1e9;
-  return {
-    clock: () => (now += stepNs),
-    sleep: (ms: number) => {
-      now += ms * 1e6;
-      return Promise.resolve();
-    },
-    get now() {
-      return now;
-    },
-  };
-}
+import { fakeTime, pktgenOptions, simPort } from "./pktgen_sim_port.ts";
 
 const deps = (tick: () => void, extra: Partial<SessionDeps> = {}, stepNs = 1000): SessionDeps => {
   const t = fakeTime(stepNs);
@@ -42,7 +21,7 @@ for (const format of ["split", "packed"] as const) {
     assert.equal(net.format, format);
     const seen: Uint8Array[] = [];
     sim.onTransmit = (f) => seen.push(f);
-    const o = options([
+    const o = pktgenOptions([
       "00:04.0",
       "-n",
       "1000",
@@ -73,7 +52,7 @@ for (const format of ["split", "packed"] as const) {
 
   Deno.test(`pktgen run (${format}): loopback counts every frame once, with latency`, async () => {
     const { sim, port } = simPort(format);
-    const o = options([
+    const o = pktgenOptions([
       "00:04.0",
       "--loopback",
       "00:05.0",
@@ -116,7 +95,7 @@ for (const format of ["split", "packed"] as const) {
       }
     };
     const n = 1300;
-    const o = options([
+    const o = pktgenOptions([
       "00:04.0",
       "--loopback",
       "00:05.0",
@@ -139,7 +118,16 @@ for (const format of ["split", "packed"] as const) {
     assert.equal(r.summary.rx.unique, n - dropped);
     assert.equal(r.expectations.met, true, "130 lost ≤ 200 expected");
     const strict = await runSession(
-      options(["00:04.0", "--loopback", "00:05.0", "-n", "100", "--quiet", "--expect-loss", "0"]),
+      pktgenOptions([
+        "00:04.0",
+        "--loopback",
+        "00:05.0",
+        "-n",
+        "100",
+        "--quiet",
+        "--expect-loss",
+        "0",
+      ]),
       { tx: port, rx: port },
       deps(() => sim.step()),
     );
@@ -151,7 +139,7 @@ for (const format of ["split", "packed"] as const) {
 Deno.test("pktgen run: --rate holds on a fake clock (pps and bit/s)", async () => {
   for (const [rate, want] of [["20k", 20_000], ["10.24Mbit", 20_000]] as const) {
     const { sim, port } = simPort("split", { loopback: false });
-    const o = options(["00:04.0", "--rate", rate, "--duration", "2", "--quiet"]);
+    const o = pktgenOptions(["00:04.0", "--rate", rate, "--duration", "2", "--quiet"]);
     const r = await runSession(o, { tx: port }, deps(() => sim.step()));
     assert.equal(r.stopReason, "duration");
     const pps = r.summary.tx.packets / 2;
@@ -162,7 +150,7 @@ Deno.test("pktgen run: --rate holds on a fake clock (pps and bit/s)", async () =
 Deno.test("pktgen run: a device that stops consuming ends the run with a stall error", async () => {
   const { port } = simPort("split", { loopback: false });
   const events: string[] = [];
-  const o = options(["00:04.0", "--stall-timeout", "0.5", "--quiet"]);
+  const o = pktgenOptions(["00:04.0", "--stall-timeout", "0.5", "--quiet"]);
   const r = await runSession(o, { tx: port }, deps(() => {}, { onEvent: (m) => events.push(m) }));
   assert.equal(r.stopReason, "error");
   assert.match(r.error!, /transmit stalled: the device took no frame for 0.5 s/);
@@ -174,7 +162,7 @@ Deno.test("pktgen run: link down is reported, a vanished device (status 0xff) st
   const { sim, port, bar } = simPort("packed");
   const events: string[] = [];
   let turns = 0;
-  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
+  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
   const r = await runSession(o, { tx: port, rx: port }, {
     ...deps(
       () => {
@@ -203,7 +191,7 @@ Deno.test("pktgen run: an abort (SIGINT) stops an unbounded run with its summary
   const { sim, port } = simPort("split");
   const ac = new AbortController();
   let turns = 0;
-  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet"]);
+  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet"]);
   const r = await runSession(o, { tx: port, rx: port }, {
     ...deps(() => {
       sim.step();
@@ -223,13 +211,13 @@ Deno.test("pktgen run: --rx counts valid frames and errors, stops at --count", a
   const frames: Uint8Array[] = [];
   gen.onTransmit = (f) => frames.push(f);
   await runSession(
-    options(["00:05.0", "-n", "310", "--quiet"]),
+    pktgenOptions(["00:05.0", "-n", "310", "--quiet"]),
     { tx: genPort },
     deps(() => gen.step()),
   );
   gen.step();
   let fed = 0;
-  const o = options(["00:04.0", "--rx", "-n", "300", "--quiet", "--verify"]);
+  const o = pktgenOptions(["00:04.0", "--rx", "-n", "300", "--quiet", "--verify"]);
   const r = await runSession(
     o,
     { rx: port },
@@ -255,7 +243,7 @@ Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", asyn
   const { sim, port } = simPort("split", { loopback: false });
   const t = fakeTime();
   let turns = 0;
-  const o = options(["00:04.0", "--rate", "20k", "--duration", "2", "--quiet"]);
+  const o = pktgenOptions(["00:04.0", "--rate", "20k", "--duration", "2", "--quiet"]);
   const r = await runSession(o, { tx: port }, {
     signal: new AbortController().signal,
     clock: t.clock,
@@ -274,7 +262,7 @@ Deno.test("pktgen run: IPv6 flows with ranges loop back valid, one flow, no loss
   const { sim, port } = simPort("packed");
   const seen: Uint8Array[] = [];
   sim.onTransmit = (f) => seen.push(f);
-  const o = options([
+  const o = pktgenOptions([
     "00:04.0",
     "--loopback",
     "00:05.0",
@@ -304,7 +292,7 @@ Deno.test("pktgen run: IPv6 flows with ranges loop back valid, one flow, no loss
 });
 
 Deno.test("pktgen run: a frame larger than the device MTU + 18 is refused before sending", () => {
-  const o = options(["00:04.0", "--size", "64-1600"]);
+  const o = pktgenOptions(["00:04.0", "--size", "64-1600"]);
   assert.throws(
     () => checkAgainstDevice(o, { mtu: 1500, address: "0000:00:04.0" }),
     /frame size 1600 exceeds 0000:00:04.0's MTU 1500 \+ 18 = 1518 bytes/,
@@ -316,7 +304,7 @@ Deno.test("pktgen run: a full-speed run on the real clock sees an abort from a t
   const { sim, port } = simPort("split");
   const ac = new AbortController();
   // Bounded, so a loop that never yields properly ends by "duration" and fails below.
-  const o = options(["00:04.0", "--loopback", "00:05.0", "--quiet", "-d", "5"]);
+  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "-d", "5"]);
   let abortedAt = 0;
   // A timer (like a signal) can only run when the loop yields a full event-loop turn.
   const timer = setTimeout(() => {

@@ -5,6 +5,8 @@ import { SimNetLoopback } from "../../testing/sim_net.ts";
 import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
 import { VirtioNet } from "../../lib/net/virtio_net.ts";
 import type { NetPort } from "../../lib/pktgen/run/session.ts";
+import { buildOptions, PKTGEN_ARGS, type PktgenOptions } from "../../lib/pktgen/run/options.ts";
+import { parseArgs } from "../../commands/args.ts";
 
 const F = (n: number) => 1n << BigInt(n);
 const FEATURES = F(32) | F(5) | F(16) | F(29) | F(34) | F(3); // VERSION_1 MAC STATUS EVENT_IDX PACKED MTU
@@ -32,4 +34,29 @@ export function simPort(format: "split" | "packed", o: { loopback?: boolean; siz
   sim.attach(bar.state.queues[0]!, bar.state.queues[1]!);
   const port: NetPort = { address: "0000:00:04.0", net, access: "sim" };
   return { bar, net, sim, port };
+}
+
+/** pktgen options from a command line, as the CLI builds them. */
+export function pktgenOptions(args: string[]): PktgenOptions {
+  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
+  return buildOptions(values, positionals);
+}
+
+/** Fake time: every clock reading moves `stepNs`; sleeps move it by their length. */
+export function fakeTime(stepNs = 1000): {
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+  readonly now: number;
+} {
+  let now = 1e9;
+  return {
+    clock: () => (now += stepNs),
+    sleep: (ms: number) => {
+      now += ms * 1e6;
+      return Promise.resolve();
+    },
+    get now() {
+      return now;
+    },
+  };
 }
