@@ -7,21 +7,66 @@
  */
 import type { ConfigSpace } from "../lib/pci/config_space.ts";
 
-/** A PCI configuration space in memory that logs every write (fits the ConfigSpace seam). */
-export class FakeConfigSpace implements ConfigSpace {
-  /** The raw config bytes; tests may edit them directly. */
+/**
+ * Little-endian bytes in memory with a log of every write: what the fake config space and
+ * the fake BAR share. `beforeRead` lets a subclass check or trap reads.
+ */
+export abstract class LoggedBytes {
+  /** The bytes; tests may edit them directly (unlogged). */
   readonly bytes: Uint8Array;
-  readonly #view: DataView;
-  /** Every write as [offset, width, value], in order. */
+  /** A little-endian view of `bytes`. */
+  protected readonly view: DataView;
+  /** Every write through write8/16/32 as [offset, width, value], in order. */
   readonly writes: [number, 1 | 2 | 4, number][] = [];
+
+  /** `size` zeroed bytes. */
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+  }
+  /** Called before each read of `n` bytes at `o`; the default allows all. */
+  protected beforeRead(_o: number, _n: number): void {}
+  /** Reads one byte. */
+  read8(o: number): number {
+    this.beforeRead(o, 1);
+    return this.view.getUint8(o);
+  }
+  /** Reads a little-endian 16-bit value. */
+  read16(o: number): number {
+    this.beforeRead(o, 2);
+    return this.view.getUint16(o, true);
+  }
+  /** Reads a little-endian 32-bit value. */
+  read32(o: number): number {
+    this.beforeRead(o, 4);
+    return this.view.getUint32(o, true);
+  }
+  /** Writes one byte and logs it. */
+  write8(o: number, v: number): void {
+    this.writes.push([o, 1, v]);
+    this.view.setUint8(o, v);
+  }
+  /** Writes a little-endian 16-bit value and logs it. */
+  write16(o: number, v: number): void {
+    this.writes.push([o, 2, v]);
+    this.view.setUint16(o, v, true);
+  }
+  /** Writes a little-endian 32-bit value and logs it. */
+  write32(o: number, v: number): void {
+    this.writes.push([o, 4, v]);
+    this.view.setUint32(o, v, true);
+  }
+}
+
+/** A PCI configuration space in memory that logs every write (fits the ConfigSpace seam). */
+export class FakeConfigSpace extends LoggedBytes implements ConfigSpace {
   /** Next free capability slot and the offset of the last capability's next pointer. */
   #nextCap = 0x40;
   #lastNextPointer = 0x34;
 
   /** An all-zero config space of `size` bytes. */
   constructor(size = 256) {
-    this.bytes = new Uint8Array(size);
-    this.#view = new DataView(this.bytes.buffer);
+    super(size);
   }
 
   /** A config space holding `bytes` (e.g. a recorded sysfs `config` file). */
@@ -34,43 +79,16 @@ export class FakeConfigSpace implements ConfigSpace {
   get size(): number {
     return this.bytes.length;
   }
-  /** Reads one byte. */
-  read8(o: number): number {
-    return this.#view.getUint8(o);
-  }
-  /** Reads a little-endian 16-bit value. */
-  read16(o: number): number {
-    return this.#view.getUint16(o, true);
-  }
-  /** Reads a little-endian 32-bit value. */
-  read32(o: number): number {
-    return this.#view.getUint32(o, true);
-  }
-  /** Writes one byte and logs it. */
-  write8(o: number, v: number): void {
-    this.writes.push([o, 1, v]);
-    this.#view.setUint8(o, v);
-  }
-  /** Writes a little-endian 16-bit value and logs it. */
-  write16(o: number, v: number): void {
-    this.writes.push([o, 2, v]);
-    this.#view.setUint16(o, v, true);
-  }
-  /** Writes a little-endian 32-bit value and logs it. */
-  write32(o: number, v: number): void {
-    this.writes.push([o, 4, v]);
-    this.#view.setUint32(o, v, true);
-  }
 
   /** Sets vendor/device/subsystem ids and revision (header type 0). */
   header(
     ids: { vendor: number; device: number; subsystemDevice?: number; revision?: number },
   ): this {
-    this.#view.setUint16(0x00, ids.vendor, true);
-    this.#view.setUint16(0x02, ids.device, true);
-    this.#view.setUint8(0x08, ids.revision ?? 1);
-    this.#view.setUint16(0x2c, ids.vendor, true);
-    this.#view.setUint16(0x2e, ids.subsystemDevice ?? ids.device, true);
+    this.view.setUint16(0x00, ids.vendor, true);
+    this.view.setUint16(0x02, ids.device, true);
+    this.view.setUint8(0x08, ids.revision ?? 1);
+    this.view.setUint16(0x2c, ids.vendor, true);
+    this.view.setUint16(0x2e, ids.subsystemDevice ?? ids.device, true);
     return this;
   }
 
@@ -86,7 +104,7 @@ export class FakeConfigSpace implements ConfigSpace {
     this.bytes[this.#lastNextPointer] = at;
     this.#lastNextPointer = at + 1;
     this.#nextCap = (at + 2 + body.length + 3) & ~3;
-    this.#view.setUint16(0x06, this.read16(0x06) | 0x10, true);
+    this.view.setUint16(0x06, this.read16(0x06) | 0x10, true);
     return at;
   }
 
@@ -144,12 +162,7 @@ function le32(v: number): number[] {
  * A fake BAR: register bytes in memory, a write log, and a trap on the ISR byte (reading it
  * would clear it on real hardware, so a read here throws). Fits the RegisterRegion seam.
  */
-export class FakeBarRegion {
-  /** The register bytes; tests may edit them directly. */
-  readonly bytes: Uint8Array;
-  readonly #view: DataView;
-  /** Every logged write as [offset, width, value], in order. */
-  readonly writes: [number, 1 | 2 | 4, number][] = [];
+export class FakeBarRegion extends LoggedBytes {
   /** Offsets whose reads throw (e.g. the ISR register). */
   readonly forbidden = new Set<number>();
   /** Called before every read; tests use it to change registers mid-read. */
@@ -159,64 +172,34 @@ export class FakeBarRegion {
 
   /** A zeroed BAR of `length` bytes. */
   constructor(readonly length: number) {
-    this.bytes = new Uint8Array(length);
-    this.#view = new DataView(this.bytes.buffer);
+    super(length);
   }
-  #r(o: number, n: number): void {
+  /** Out-of-range and forbidden reads throw; `onRead` sees the rest. */
+  protected override beforeRead(o: number, n: number): void {
     if (o < 0 || o + n > this.length) throw new RangeError(`read ${o}+${n} outside ${this.length}`);
     for (let i = 0; i < n; i++) {
       if (this.forbidden.has(o + i)) throw new Error(`forbidden read at 0x${(o + i).toString(16)}`);
     }
     this.onRead?.(o);
   }
-  /** Reads one byte (throws on a forbidden offset or out of range). */
-  read8(o: number): number {
-    this.#r(o, 1);
-    return this.#view.getUint8(o);
-  }
-  /** Reads a little-endian 16-bit register. */
-  read16(o: number): number {
-    this.#r(o, 2);
-    return this.#view.getUint16(o, true);
-  }
-  /** Reads a little-endian 32-bit register. */
-  read32(o: number): number {
-    this.#r(o, 4);
-    return this.#view.getUint32(o, true);
-  }
-  /** Writes one byte and logs it. */
-  write8(o: number, v: number): void {
-    this.writes.push([o, 1, v]);
-    this.#view.setUint8(o, v);
-  }
-  /** Writes a little-endian 16-bit register and logs it. */
-  write16(o: number, v: number): void {
-    this.writes.push([o, 2, v]);
-    this.#view.setUint16(o, v, true);
-  }
-  /** Writes a little-endian 32-bit register and logs it. */
-  write32(o: number, v: number): void {
-    this.writes.push([o, 4, v]);
-    this.#view.setUint32(o, v, true);
-  }
   /** Test set-up writes that are not logged. */
   set8(o: number, v: number): this {
-    this.#view.setUint8(o, v);
+    this.view.setUint8(o, v);
     return this;
   }
   /** Sets a little-endian 16-bit value without logging it. */
   set16(o: number, v: number): this {
-    this.#view.setUint16(o, v, true);
+    this.view.setUint16(o, v, true);
     return this;
   }
   /** Sets a little-endian 32-bit value without logging it. */
   set32(o: number, v: number): this {
-    this.#view.setUint32(o, v, true);
+    this.view.setUint32(o, v, true);
     return this;
   }
   /** Sets a little-endian 64-bit value without logging it. */
   set64(o: number, v: bigint): this {
-    this.#view.setBigUint64(o, v, true);
+    this.view.setBigUint64(o, v, true);
     return this;
   }
   /** Marks the BAR closed. */

@@ -16,5 +16,5 @@ export {
   FakeModernBar,
   type QueueProgram,
 } from "./fake_virtio_pci.ts";
-export { FakeBarRegion, FakeConfigSpace } from "./fake_config_space.ts";
+export { FakeBarRegion, FakeConfigSpace, LoggedBytes } from "./fake_config_space.ts";
 export { type RecordingIO, recordingIO } from "./recording_io.ts";
