@@ -5,8 +5,12 @@
  * bench/guest/rates.ts; this half boots the lab, reads its JSON lines, prints the table with
  * our ratio to each tool and draws `out/bench-rates.svg`.
  *
+ * Each tool runs in several interleaved rounds per NIC and size (TCG makes single runs
+ * scatter: testpmd's rate is bimodal); a tool's figure is the median of the kept per-second
+ * samples of all its rounds, its spread the lowest and highest per-round median.
+ *
  * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]
- * [--wire]`
+ * [--wire] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]`
  *
  * @module
  */
@@ -14,8 +18,14 @@ import { parseArgs } from "node:util";
 import { runInLab } from "../lib/lab/vm.ts";
 import { pciAddress, resolveDevices } from "../lib/lab/devices.ts";
 import { barChartSvg } from "../lib/pktgen/plot.ts";
-import { type HeapRecord, heapSummary, median } from "./guest/parse.ts";
-import type { WireRateRecord } from "./guest/rates.ts";
+import {
+  type HeapRecord,
+  heapSummary,
+  median,
+  summarizeRates,
+  type ToolSummary,
+  type WireRateRecord,
+} from "./guest/parse.ts";
 
 /** A rate record, with the peer NIC's count of what crossed the wire for transmit runs. */
 type RateRecord = WireRateRecord;
@@ -33,22 +43,33 @@ export interface LabRatesOptions {
    * peer slows QEMU's transmit path for every tool (see bench/README.md).
    */
   wire?: boolean;
+  /** Interleaved rounds per tool, NIC and size (default 1 with quick, else 2). */
+  rounds?: number;
+  /** Only these NICs (default all of {@link RATE_NICS}). */
+  nics?: readonly string[];
+  /** Only these wire sizes (default 64 and 1518). */
+  sizes?: readonly number[];
   /** Guest progress lines. */
   log?: (line: string) => void;
 }
 
 export interface LabRatesResult {
-  /** Per-second samples each figure is the median of. */
+  /** Per-second samples each run keeps (after its warm-up). */
   secondsPerRun: number;
+  /** Runs per tool, NIC and size, interleaved with the other tools' runs. */
+  rounds: number;
   /** Per-second samples dropped before them (start-up, JIT warm-up), the same for every tool. */
   warmupSeconds: number;
   bootMs: number;
   totalMs: number;
   /** The lab's accelerator ("tcg" or "kvm"): figures from different ones do not compare. */
   accel: string;
+  /** Every run's record (each with its round and all its samples). */
   rates: RateRecord[];
+  /** Per direction/NIC/size/tool over all rounds: the figures of the table and the chart. */
+  summary: ToolSummary[];
   /**
-   * Our steady Mpps divided by the other tool's, per direction/NIC/size/tool. For transmit,
+   * Our median Mpps divided by the other tool's, per direction/NIC/size/tool. For transmit,
    * both sides' wire counts (the peer NIC's receive rate) when both exist — a tool's own
    * counter may count frames it enqueued rather than frames that left; `wire` says which.
    */
@@ -66,7 +87,9 @@ export interface LabRatesResult {
   errors: string[];
 }
 
-const NICS = ["net-modern", "net-packed", "net-legacy"];
+/** The NICs the rates are measured on, in order. */
+export const RATE_NICS = ["net-modern", "net-packed", "net-legacy"] as const;
+const SIZES = [64, 1518];
 const PEER = "net-peer";
 const REPO = new URL("../", import.meta.url).pathname;
 
@@ -75,11 +98,11 @@ function addressOf(name: string): string {
   return pciAddress(d.slot);
 }
 
-/** Our rate over each other tool's, for every cell where both were measured. */
-export function ratiosOf(rates: readonly RateRecord[]): LabRatesResult["ratios"] {
+/** Our median over each other tool's, for every cell where both were measured. */
+export function ratiosOf(summary: readonly ToolSummary[]): LabRatesResult["ratios"] {
   const out: LabRatesResult["ratios"] = [];
-  for (const ours of rates.filter((r) => r.tool === "virtio" && r.pps)) {
-    for (const other of rates) {
+  for (const ours of summary.filter((r) => r.tool === "virtio" && r.pps)) {
+    for (const other of summary) {
       if (
         other.tool === "virtio" || !other.pps || other.direction !== ours.direction ||
         other.nic !== ours.nic || other.size !== ours.size
@@ -105,8 +128,8 @@ const TOOL_NAMES: Record<RateRecord["tool"], string> = {
 };
 
 /** Grouped bars: one group per direction/NIC/size, one bar per tool; Mpps above the bars. */
-export function ratesChartSvg(rates: readonly RateRecord[], title: string): string {
-  const key = (r: RateRecord) => `${r.direction} ${r.nic.replace("net-", "")} ${r.size} B`;
+export function ratesChartSvg(rates: readonly ToolSummary[], title: string): string {
+  const key = (r: ToolSummary) => `${r.direction} ${r.nic.replace("net-", "")} ${r.size} B`;
   const categories = [...new Set(rates.map(key))];
   const tools = (["virtio", "testpmd", "kernel"] as const).filter((t) =>
     rates.some((r) => r.tool === t)
@@ -133,10 +156,16 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const quick = o.quick ?? false;
   const rates = o.rates ?? true;
   const memory = o.memory ?? true;
-  const seconds = quick ? 2 : 3;
+  const seconds = 2;
+  const rounds = o.rounds ?? (quick ? 1 : 2);
   const warmup = 4;
   const heapSeconds = memory ? (quick ? 10 : 60) : 0;
-  const nics = NICS.map((n) => `${n}=${addressOf(n)}`).join(",");
+  for (const n of o.nics ?? []) {
+    if (!(RATE_NICS as readonly string[]).includes(n)) {
+      throw new Error(`unknown NIC '${n}' (known: ${RATE_NICS.join(", ")})`);
+    }
+  }
+  const nics = (o.nics ?? RATE_NICS).map((n) => `${n}=${addressOf(n)}`).join(",");
   const command = [
     "deno",
     "run",
@@ -152,7 +181,9 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     "--warmup",
     String(warmup),
     "--sizes",
-    "64,1518",
+    (o.sizes ?? SIZES).join(","),
+    "--rounds",
+    String(rounds),
     "--heap-seconds",
     String(heapSeconds),
     "--heap-nic",
@@ -171,8 +202,8 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     memoryMiB: 2048,
     hugepages: 384,
     env: { VIRTIO_BENCH_GUEST: "1" },
-    // ~5 min on a quiet host; other guests running beside it can double that.
-    timeoutMs: 15 * 60_000,
+    // ~10 min on a quiet host with 2 rounds; other guests running beside it can double that.
+    timeoutMs: 25 * 60_000,
     onConsole: (l) => {
       if (l.startsWith("bench:")) o.log?.(l);
       else if (l.startsWith("bench-record {")) fromConsole.push(l.slice("bench-record ".length));
@@ -193,19 +224,22 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const rateRecords = records.filter((r): r is RateRecord => r.kind === "rate");
   const heapRecord = records.find((r): r is HeapRecord => r.kind === "heap");
   const errors = rateRecords.filter((r) => r.error).map((r) =>
-    `${r.direction} ${r.tool} ${r.nic} ${r.size} B: ${r.error}`
+    `${r.direction} ${r.tool} ${r.nic} ${r.size} B round ${r.round ?? 1}: ${r.error}`
   );
   if (heapRecord?.error) errors.push(`heap run: ${heapRecord.error}`);
   if (failure) errors.push(`lab: ${failure}`);
   else if (lab.code !== 0) errors.push(`guest script exited ${lab.code}`);
+  const summary = summarizeRates(rateRecords);
   const result: LabRatesResult = {
     secondsPerRun: seconds,
+    rounds,
     warmupSeconds: warmup,
     bootMs: lab.bootMs,
     totalMs: lab.totalMs,
     accel: lab.accel,
     rates: rateRecords,
-    ratios: ratiosOf(rateRecords),
+    summary,
+    ratios: ratiosOf(summary),
     errors,
   };
   if (heapRecord) {
@@ -217,8 +251,9 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     await Deno.writeTextFile(
       svgPath,
       ratesChartSvg(
-        rateRecords,
-        `Packet rates in the lab, Mpps (one boot, ${lab.accel.toUpperCase()}, same NICs)`,
+        summary,
+        `Packet rates in the lab, Mpps (one boot, ${lab.accel.toUpperCase()}, same NICs, ` +
+          `median of ${rounds} round${rounds === 1 ? "" : "s"})`,
       ),
     );
     result.svgPath = svgPath;
@@ -231,32 +266,41 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
 const mpps = (pps: number | null | undefined) =>
   pps === null || pps === undefined ? "   fail" : (pps / 1e6).toFixed(3).padStart(7);
 
+/** "0.35–3.50": the lowest and highest per-round figure, in Mpps. */
+const spread = (s: ToolSummary | undefined) =>
+  s?.roundMin == null || s.roundMax == null
+    ? "-"
+    : `${(s.roundMin / 1e6).toFixed(2)}–${(s.roundMax / 1e6).toFixed(2)}`;
+
 /** For receive rows: what the traffic source sent while each receiver ran. */
-function sourceNote(get: (tool: string) => RateRecord | undefined): string {
+function sourceNote(get: (tool: string) => ToolSummary | undefined): string {
   const ours = get("virtio")?.sourcePps, theirs = get("testpmd")?.sourcePps;
   if (ours === undefined && theirs === undefined) return "";
   return `   source ${mpps(ours ?? null).trim()} / ${mpps(theirs ?? null).trim()}`;
 }
 
-/** The human table. */
+const TOOL_COLUMN = 10;
+
+/** The human table: one line per direction/NIC/size, and the rounds' spread under it. */
 export function labRatesText(r: LabRatesResult): string {
   const lines: string[] = [];
   if (r.rates.length) {
+    const rounds = r.rounds ?? 1;
     lines.push(
-      `packet rates, Mpps (median of ${r.secondsPerRun} one-second samples after ` +
-        `${r.warmupSeconds} warm-up seconds; lab ${r.accel}, boot ${
-          (r.bootMs / 1000).toFixed(1)
-        } s)`,
-      `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ${"virtio".padStart(7)} ` +
-        `${"testpmd".padStart(7)} ${"kernel".padStart(7)}   ${"wire Mpps v/t/k".padEnd(23)}` +
-        `ours/testpmd  ours/kernel`,
+      `packet rates, Mpps: per tool the median of all kept one-second samples of ${rounds} ` +
+        `interleaved round${rounds === 1 ? "" : "s"} (${r.secondsPerRun} per run after its ` +
+        `warm-up; kernel pktgen: one figure per run); lab ${r.accel}, boot ` +
+        `${(r.bootMs / 1000).toFixed(1)} s`,
+      `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ` +
+        ["virtio", "testpmd", "kernel"].map((t) => t.padStart(TOOL_COLUMN)).join(" ") +
+        `   ${"wire Mpps v/t/k".padEnd(23)}ours/testpmd  ours/kernel`,
     );
-    const wired = r.rates.some((x) => x.wirePps !== undefined);
-    const cells = [...new Set(r.rates.map((x) => `${x.direction}|${x.nic}|${x.size}`))];
+    const wired = r.summary.some((x) => x.wirePps !== undefined);
+    const cells = [...new Set(r.summary.map((x) => `${x.direction}|${x.nic}|${x.size}`))];
     for (const c of cells) {
       const [dir, nic, size] = c.split("|");
       const get = (tool: string) =>
-        r.rates.find((x) =>
+        r.summary.find((x) =>
           x.direction === dir && x.nic === nic && String(x.size) === size && x.tool === tool
         );
       const ratio = (versus: string) => {
@@ -265,21 +309,34 @@ export function labRatesText(r: LabRatesResult): string {
         );
         return q ? q.ratio.toFixed(2) + (q.wire ? "w" : " ") : "-";
       };
-      const kernel = dir === "tx" ? mpps(get("kernel")?.pps) : "      -";
+      const tools = dir === "tx" ? ["virtio", "testpmd", "kernel"] : ["virtio", "testpmd"];
+      const column = (f: (t: string) => string) =>
+        ["virtio", "testpmd", "kernel"].map((t) =>
+          (tools.includes(t) ? f(t) : "-").padStart(TOOL_COLUMN)
+        ).join(" ");
       const wire = dir === "tx" && wired
-        ? ["virtio", "testpmd", "kernel"].map((t) => mpps(get(t)?.wirePps).trim()).join("/")
+        ? tools.map((t) => mpps(get(t)?.wirePps).trim()).join("/")
         : "-";
       lines.push(
-        `${dir!.padEnd(3)} ${nic!.padEnd(11)} ${size!.padStart(5)}  ${mpps(get("virtio")?.pps)} ` +
-          `${mpps(get("testpmd")?.pps)} ${kernel}   ${wire.padEnd(23)}` +
+        `${dir!.padEnd(3)} ${nic!.padEnd(11)} ${size!.padStart(5)}  ` +
+          column((t) => mpps(get(t)?.pps).trim()) + `   ${wire.padEnd(23)}` +
           `${ratio("testpmd").padStart(12)}  ` +
           `${(dir === "tx" ? ratio("kernel") : "-").padStart(11)}` + sourceNote(get),
       );
+      if (tools.some((t) => (get(t)?.rounds ?? 0) + (get(t)?.failed ?? 0) > 1)) {
+        const failed = tools.filter((t) => get(t)?.failed).map((t) =>
+          `${t} ${get(t)!.failed} failed`
+        );
+        lines.push(
+          "    rounds min–max".padEnd(23) + column((t) => spread(get(t))) +
+            (failed.length ? `   (${failed.join(", ")})` : ""),
+        );
+      }
     }
     if (wired) {
       lines.push(
         "wire: frames the peer NIC (kernel virtio_net, promiscuous) received per second over " +
-          "the same steady window; ratios marked w compare wire counts",
+          "the same steady window (median over rounds); ratios marked w compare wire counts",
       );
     } else lines.push("wire: not counted (--wire counts at the peer NIC; see bench/README.md)");
     if (r.svgPath) lines.push(`chart: ${r.svgPath}`);
@@ -314,13 +371,30 @@ if (import.meta.main) {
       "no-rates": { type: "boolean", default: false },
       "no-memory": { type: "boolean", default: false },
       wire: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      nics: { type: "string" },
+      sizes: { type: "string" },
     },
   });
+  const list = (v: string | undefined) => v?.split(",").map((x) => x.trim()).filter(Boolean);
+  const sizes = list(values.sizes)?.map(Number);
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (sizes?.some((n) => !Number.isInteger(n) || n < 64 || n > 1518)) {
+    console.error(`lab_rates: --sizes takes wire sizes 64..1518, comma-separated`);
+    Deno.exit(2);
+  }
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) {
+    console.error(`lab_rates: --rounds takes a whole number >= 1`);
+    Deno.exit(2);
+  }
   const r = await benchLabRates({
     quick: values.quick,
     rates: !values["no-rates"],
     memory: !values["no-memory"],
     wire: values.wire,
+    rounds,
+    nics: list(values.nics),
+    sizes,
     log: (l) => console.error(l),
   });
   console.log(values.json ? JSON.stringify(r) : labRatesText(r));

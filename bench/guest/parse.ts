@@ -95,7 +95,97 @@ export interface RateRecord {
   samples: number[];
   /** Receive runs: the traffic source's median pps while this receiver ran. */
   sourcePps?: number;
+  /** Which round of the interleaved runs (1-based; tools take turns within a round). */
+  round?: number;
+  /** Samples dropped at the start of `samples` before the median (the tool's warm-up). */
+  warmup?: number;
+  /** Wall time of the run, start-up included. */
+  ms?: number;
   error?: string;
+}
+
+/**
+ * A rate record with the wire count beside the tool's own: frames the peer NIC received
+ * (`rx_packets` delta) over the same steady window, and what it dropped meanwhile
+ * (`rx_dropped` + `rx_missed_errors`). Frames QEMU drops before the peer's ring (its
+ * queue towards a slow receiver) are not counted anywhere: the wire figure is a lower bound.
+ */
+export interface WireRateRecord extends RateRecord {
+  wirePps?: number | null;
+  wireDropped?: number;
+}
+
+/**
+ * The samples a record's figure stands on: its per-second samples after its warm-up (the
+ * last one alone when too few, as {@link steadyRate}), or its one figure when the tool gives
+ * only a total (kernel pktgen); none for a failed run.
+ */
+export function keptSamples(r: RateRecord): number[] {
+  if (r.pps === null) return [];
+  if (r.samples.length === 0) return [r.pps];
+  const steady = r.samples.slice(r.warmup ?? 0);
+  return steady.length ? steady : r.samples.slice(-1);
+}
+
+/** One tool in one direction/NIC/size over all its rounds. */
+export interface ToolSummary {
+  direction: RateRecord["direction"];
+  nic: string;
+  size: number;
+  tool: RateRecord["tool"];
+  /** Median of the kept samples of every round together; null when no round measured. */
+  pps: number | null;
+  /** How many kept samples that median is of. */
+  sampleCount: number;
+  /** Rounds that gave a figure, and rounds that failed. */
+  rounds: number;
+  failed: number;
+  /** Lowest and highest per-round figure (each round's own median): the spread. */
+  roundMin: number | null;
+  roundMax: number | null;
+  /** Median over rounds of the peer's wire rate (transmit, with `--wire`). */
+  wirePps?: number | null;
+  /** Median over rounds of the traffic source's rate while this receiver ran. */
+  sourcePps?: number;
+}
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Groups records by direction/NIC/size/tool (in first-seen order) and summarises each. */
+export function summarizeRates(records: readonly WireRateRecord[]): ToolSummary[] {
+  const groups = new Map<string, WireRateRecord[]>();
+  for (const r of records) {
+    const key = `${r.direction}|${r.nic}|${r.size}|${r.tool}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0]!;
+    const ok = g.filter((r) => r.pps !== null);
+    const kept = ok.flatMap(keptSamples);
+    const perRound = ok.map((r) => r.pps!);
+    const out: ToolSummary = {
+      direction: first.direction,
+      nic: first.nic,
+      size: first.size,
+      tool: first.tool,
+      pps: kept.length ? median(kept) : null,
+      sampleCount: kept.length,
+      rounds: ok.length,
+      failed: g.length - ok.length,
+      roundMin: perRound.length ? Math.min(...perRound) : null,
+      roundMax: perRound.length ? Math.max(...perRound) : null,
+    };
+    if (g.some((r) => r.wirePps !== undefined)) {
+      const wire = g.flatMap((r) => (isFiniteNumber(r.wirePps) ? [r.wirePps] : []));
+      out.wirePps = wire.length ? median(wire) : null;
+    }
+    // A source with no samples in the window had NaN, which JSON carries as null.
+    const source = g.flatMap((r) => (isFiniteNumber(r.sourcePps) ? [r.sourcePps] : []));
+    if (source.length) out.sourcePps = median(source);
+    return out;
+  });
 }
 
 /** JS heap samples of a long `virtio pktgen` run. */

@@ -4,12 +4,17 @@
  * long `virtio pktgen` run. Prints one JSON line per measurement ({@link RateRecord},
  * {@link HeapRecord}) on stdout; progress on stderr.
  *
+ * Under TCG a tool's rate moves between runs in one boot (testpmd's is bimodal: 0.5 or 3.5
+ * Mpps), so each NIC × size is measured in `--rounds` rounds with the tools taking turns
+ * (ours, testpmd, kernel, ours, testpmd, kernel, ...): a slow spell of the host hits every
+ * tool alike, and the host half takes the median over all rounds.
+ *
  * It rebinds NICs (uio_pci_generic for testpmd, back to virtio-pci after), so it refuses to
  * run anywhere but the lab guest.
  *
  *   deno run -A bench/guest/rates.ts --nics net-modern=0000:00:04.0,... --peer ADDR
- *     [--sizes 64,1518] [--seconds 4] [--warmup 3] [--tx] [--rx] [--heap-seconds 60]
- *     [--heap-nic ADDR] [--wire]
+ *     [--sizes 64,1518] [--seconds 4] [--warmup 3] [--rounds 2] [--tx] [--rx]
+ *     [--heap-seconds 60] [--heap-nic ADDR] [--wire]
  */
 import { parseArgs } from "node:util";
 import {
@@ -20,7 +25,10 @@ import {
   type RateRecord,
   steadyRate,
   testpmdPps,
+  type WireRateRecord,
 } from "./parse.ts";
+
+export type { WireRateRecord };
 
 const { values: a } = parseArgs({
   options: {
@@ -29,6 +37,7 @@ const { values: a } = parseArgs({
     sizes: { type: "string", default: "64,1518" },
     seconds: { type: "string", default: "4" },
     warmup: { type: "string", default: "3" },
+    rounds: { type: "string", default: "2" },
     tx: { type: "boolean", default: false },
     rx: { type: "boolean", default: false },
     "heap-seconds": { type: "string", default: "0" },
@@ -58,6 +67,8 @@ const WARMUP = Number(a.warmup);
  * is at speed from the second on: one dropped sample is its warm-up.
  */
 const TESTPMD_WARMUP = 1;
+/** Interleaved runs per tool, NIC and size. */
+const ROUNDS = Math.max(1, Number(a.rounds) || 1);
 const SIZES = a.sizes.split(",").map(Number);
 const NICS = a.nics.split(",").filter(Boolean).map((p) => {
   const [nic, address] = p.split("=");
@@ -284,17 +295,6 @@ async function kernelPktgen(address: string, size: number): Promise<number> {
 
 // ---- the wire count: what the peer NIC (kernel virtio_net, promiscuous) received ----
 
-/**
- * A rate record with the wire count beside the tool's own: frames the peer NIC received
- * (`rx_packets` delta) over the same steady window, and what it dropped meanwhile
- * (`rx_dropped` + `rx_missed_errors`). Frames QEMU drops before the peer's ring (its
- * queue towards a slow receiver) are not counted anywhere: the wire figure is a lower bound.
- */
-export interface WireRateRecord extends RateRecord {
-  wirePps?: number | null;
-  wireDropped?: number;
-}
-
 interface PeerSample {
   t: number;
   packets: number;
@@ -370,7 +370,7 @@ function wireRate(
 
 /** Runs one measurement and emits its record; `warmup` samples are dropped before the median. */
 async function measure(
-  base: Omit<RateRecord, "kind" | "pps" | "samples">,
+  base: Omit<RateRecord, "kind" | "pps" | "samples" | "warmup" | "ms">,
   warmup: number,
   run: () => Promise<number[] | number>,
   source?: Testpmd,
@@ -390,18 +390,35 @@ async function measure(
     const pps = typeof got === "number" ? got : steadyRate(got, warmup);
     const src = sourcePps();
     const w = wireOf();
-    emit({ kind: "rate", ...base, pps, samples, ...src, ...w } satisfies WireRateRecord);
+    const ms = Math.round(performance.now() - t0);
+    emit(
+      { kind: "rate", ...base, warmup, ms, pps, samples, ...src, ...w } satisfies WireRateRecord,
+    );
     log(
-      `${base.direction} ${base.tool} ${base.nic} ${base.size} B: ${(pps / 1e6).toFixed(3)} Mpps` +
+      `${base.direction} ${base.tool} ${base.nic} ${base.size} B round ${base.round}: ` +
+        `${(pps / 1e6).toFixed(3)} Mpps` +
         (src.sourcePps === undefined ? "" : ` (source ${(src.sourcePps / 1e6).toFixed(3)})`) +
         (w.wirePps == null ? "" : ` (wire ${(w.wirePps / 1e6).toFixed(3)}, ` +
           `peer dropped ${w.wireDropped})`) +
-        ` (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        ` (${(ms / 1000).toFixed(1)} s)`,
     );
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
-    emit({ kind: "rate", ...base, pps: null, samples: [], error, ...sourcePps(), ...wireOf() });
-    log(`${base.direction} ${base.tool} ${base.nic} ${base.size} B failed: ${error}`);
+    const ms = Math.round(performance.now() - t0);
+    emit({
+      kind: "rate",
+      ...base,
+      warmup,
+      ms,
+      pps: null,
+      samples: [],
+      error,
+      ...sourcePps(),
+      ...wireOf(),
+    });
+    log(
+      `${base.direction} ${base.tool} ${base.nic} ${base.size} B round ${base.round} failed: ${error}`,
+    );
   }
 }
 
@@ -425,18 +442,20 @@ if (a.tx) {
   }
   for (const { nic, address } of NICS) {
     for (const size of SIZES) {
-      const base = { direction: "tx" as const, nic, address, size };
-      await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
-        pktgenIntervalPps(
-          await ourPktgen(address, ["--size", String(size), "--ring", ringFor(nic)]),
-          "tx",
-        ));
-      await measure(
-        { ...base, tool: "testpmd" },
-        TESTPMD_WARMUP,
-        () => testpmdRun(address, "txonly", size, "0@0,1@1"),
-      );
-      await measure({ ...base, tool: "kernel" }, 0, () => kernelPktgen(address, size));
+      for (let round = 1; round <= ROUNDS; round++) {
+        const base = { direction: "tx" as const, nic, address, size, round };
+        await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
+          pktgenIntervalPps(
+            await ourPktgen(address, ["--size", String(size), "--ring", ringFor(nic)]),
+            "tx",
+          ));
+        await measure(
+          { ...base, tool: "testpmd" },
+          TESTPMD_WARMUP,
+          () => testpmdRun(address, "txonly", size, "0@0,1@1"),
+        );
+        await measure({ ...base, tool: "kernel" }, 0, () => kernelPktgen(address, size));
+      }
     }
   }
   if (peerIfc) await sh(`ip link set ${peerIfc} promisc off down`).catch(() => {});
@@ -448,23 +467,25 @@ if (a.rx && a.peer) {
   // lcores on CPU 1; the receivers (ours and testpmd rxonly) run on CPU 0.
   for (const size of SIZES) {
     bindTo(a.peer, "uio_pci_generic");
-    const source = startTestpmd(a.peer, "txonly", size, "0@1,1@1", "source", 15 * 60_000);
+    const source = startTestpmd(a.peer, "txonly", size, "0@1,1@1", "source", 25 * 60_000);
     try {
       const first = await source.samples(2);
       log(`rx source (testpmd txonly on ${a.peer}, ${size} B): ${first.at(-1)} pps`);
       for (const { nic, address } of NICS) {
-        const base = { direction: "rx" as const, nic, address, size };
-        await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
-          pktgenIntervalPps(
-            await ourPktgen(address, ["--rx", "--ring", ringFor(nic)], 0),
-            "rx",
-          ), source);
-        await measure(
-          { ...base, tool: "testpmd" },
-          TESTPMD_WARMUP,
-          () => testpmdRun(address, "rxonly", size, "0@0,1@0"),
-          source,
-        );
+        for (let round = 1; round <= ROUNDS; round++) {
+          const base = { direction: "rx" as const, nic, address, size, round };
+          await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
+            pktgenIntervalPps(
+              await ourPktgen(address, ["--rx", "--ring", ringFor(nic)], 0),
+              "rx",
+            ), source);
+          await measure(
+            { ...base, tool: "testpmd" },
+            TESTPMD_WARMUP,
+            () => testpmdRun(address, "rxonly", size, "0@0,1@0"),
+            source,
+          );
+        }
       }
     } catch (e) {
       log(`rx source failed: ${e instanceof Error ? e.message : e}`);
