@@ -1,18 +1,20 @@
 /**
- * `deno task bench [--quick] [--only probe,frames,queue,rates,memory] [--json]`
+ * `deno task bench [--quick] [--only probe,frames,queue,engine,rates,memory] [--json]`
  *
  * Runs the benchmarks and prints their figures (a table per piece, or one JSON document).
  * Benchmarks measure; they never assert a speed. See bench/README.md for what each figure
  * means. The lab pieces (probe's guest half, rates, memory) boot QEMU guests: two boots in
- * all (probe set; NICs for rates + memory), well under ten minutes.
+ * all (probe set; NICs for rates + memory), about twelve minutes on a quiet host (the rates
+ * run each tool in two interleaved rounds; one with --quick).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { benchProbeGuest, benchProbeHost, probeText } from "./probe_bench.ts";
 import { benchLabRates, labRatesText } from "./lab_rates.ts";
+import { type EngineBenchRow, engineText } from "./engine_bench.ts";
 
-const PIECES = ["probe", "frames", "queue", "rates", "memory"] as const;
+const PIECES = ["probe", "frames", "queue", "engine", "rates", "memory"] as const;
 type Piece = typeof PIECES[number];
 
 const { values } = parseArgs({
@@ -117,10 +119,24 @@ if (wanted("queue")) {
   }
 }
 
+if (wanted("engine")) {
+  progress("bench: pktgen loop (runEngine) against an echo device on the host ...");
+  try {
+    const rows: EngineBenchRow[] = JSON.parse(
+      await script("bench/engine_bench.ts", ["--json", ...(quick ? ["--seconds", "1"] : [])]),
+    );
+    results.engine = rows;
+    say(engineText(rows));
+  } catch (e) {
+    results.engine = { error: errorText(e) };
+    say(`engine: not measured: ${errorText(e)}`);
+  }
+}
+
 if (wanted("rates") || wanted("memory")) {
   progress(
     `bench: lab packet rates${wanted("memory") ? " and heap" : ""} (one boot; ` +
-      `${quick ? "~3" : "~6"} min) ...`,
+      `${quick ? "~5" : "~10"} min) ...`,
   );
   try {
     const r = await benchLabRates({
