@@ -10,7 +10,8 @@
  * samples of all its rounds, its spread the lowest and highest per-round median.
  *
  * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]
- * [--wire] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]`
+ * [--wire] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]
+ * [--svg PATH]` (the chart, default out/bench-rates.svg; the JSON goes beside it)
  *
  * @module
  */
@@ -287,10 +288,11 @@ export function labRatesText(r: LabRatesResult): string {
   if (r.rates.length) {
     const rounds = r.rounds ?? 1;
     lines.push(
-      `packet rates, Mpps: per tool the median of all kept one-second samples of ${rounds} ` +
-        `interleaved round${rounds === 1 ? "" : "s"} (${r.secondsPerRun} per run after its ` +
-        `warm-up; kernel pktgen: one figure per run); lab ${r.accel}, boot ` +
-        `${(r.bootMs / 1000).toFixed(1)} s`,
+      `packet rates, Mpps (lab ${r.accel}, boot ${(r.bootMs / 1000).toFixed(1)} s): per tool ` +
+        `the median of all kept one-second samples of ${rounds} interleaved ` +
+        `round${rounds === 1 ? "" : "s"}`,
+      `(${r.secondsPerRun} kept per run after its warm-up; kernel pktgen: one figure per run)` +
+        (rounds > 1 ? "; below each row the lowest and highest round's own median" : ""),
       `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ` +
         ["virtio", "testpmd", "kernel"].map((t) => t.padStart(TOOL_COLUMN)).join(" ") +
         `   ${"wire Mpps v/t/k".padEnd(23)}ours/testpmd  ours/kernel`,
@@ -374,6 +376,7 @@ if (import.meta.main) {
       rounds: { type: "string" },
       nics: { type: "string" },
       sizes: { type: "string" },
+      svg: { type: "string" },
     },
   });
   const list = (v: string | undefined) => v?.split(",").map((x) => x.trim()).filter(Boolean);
@@ -395,6 +398,7 @@ if (import.meta.main) {
     rounds,
     nics: list(values.nics),
     sizes,
+    svgPath: values.svg,
     log: (l) => console.error(l),
   });
   console.log(values.json ? JSON.stringify(r) : labRatesText(r));
