@@ -42,6 +42,7 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
+  checkSlotLayout,
   checkToken,
   deviceViolation,
   IdFifo,
@@ -81,6 +82,12 @@ export class PackedQueue implements Virtqueue {
   readonly #slotIova: Float64Array;
   readonly #slotLo: Uint32Array;
   readonly #slotHi: Uint32Array;
+  // Bulk slot mode (useSlots): slot s at base + s * stride, writable or not for good.
+  #bulk = false;
+  #bulkBase = 0;
+  #bulkStride = 0;
+  #bulkWritable = false;
+  #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
   #nextAvail = 0;
   #availWrap = 1; // §2.8.1: both wrap counters start at 1
   #lastUsed = 0;
@@ -155,6 +162,9 @@ export class PackedQueue implements Virtqueue {
     if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
+    if (this.#bulk && iova !== this.#bulkBase + slot * this.#bulkStride) {
+      throw new RangeError(`slot ${slot}: address differs from the useSlots layout`);
+    }
     if (this.#slotIova[slot] !== iova) {
       checkSegment(iova, 0);
       this.#slotLo[slot] = iovaLow(iova);
@@ -173,6 +183,170 @@ export class PackedQueue implements Virtqueue {
     this.#makeAvailable(pos, flags); // §2.8.21: flags last
     this.#buffers.start(slot, slot, deviceWritable ? len : 0, 1);
     this.#advance(1);
+  }
+
+  useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void {
+    if (this.#error) throw this.#error;
+    if (this.#slotMode || this.#bulk) throw new RangeError("useSlots was already called");
+    checkSlotLayout(iovaBase, stride, this.size);
+    this.#enterSlotMode();
+    for (let s = 0; s < this.size; s++) {
+      const iova = iovaBase + s * stride;
+      this.#slotIova[s] = iova;
+      this.#slotLo[s] = iovaLow(iova);
+      this.#slotHi[s] = iovaHigh(iova);
+      this.#buffers.token[s] = s;
+      this.#buffers.descCount[s] = 1;
+    }
+    this.#bulk = true;
+    this.#bulkBase = iovaBase;
+    this.#bulkStride = stride;
+    this.#bulkWritable = deviceWritable;
+  }
+
+  addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void {
+    if (this.#error) throw this.#error;
+    if (!this.#bulk) throw new RangeError("addSlots needs useSlots first");
+    const cap = slots.length;
+    if (this.#inOrder) {
+      // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
+      const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
+      for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
+        const s = slots[i]!;
+        this.addSlot(s, base + s * stride, lens[s]!, dw);
+      }
+      return;
+    }
+    if (count <= 0) return;
+    const size = this.size, stride = this.#bulkStride;
+    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
+    const desc32 = this.#desc32, desc16 = this.#desc16, lo = this.#slotLo, hi = this.#slotHi;
+    const dw = this.#bulkWritable;
+    const writeFlag = dw ? VIRTQ_PACKED_F_WRITE : 0;
+    let pos = this.#nextAvail, wrap = this.#availWrap;
+    let nextSeq = this.#buffers.nextSeq;
+    // The first buffer of an unpublished batch keeps its flags for kick() (#makeAvailable).
+    let first = this.#added === 0;
+    let i = from;
+    for (let k = 0; k < count; k++) {
+      const s = slots[i]!;
+      if (++i === cap) i = 0;
+      const len = lens[s]!;
+      // A slot not in flight means a free ring slot: one descriptor per buffer.
+      if (!(s < size) || live[s] !== 0 || len > stride) {
+        const what = s < size && live[s] === 0
+          ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
+          : `slot ${s} is out of range or already in flight`;
+        this.#undoSlots(slots, from, k);
+        throw new RangeError(what);
+      }
+      const w = pos << 2;
+      desc32[w] = lo[s]!;
+      desc32[w + 1] = hi[s]!;
+      desc32[w + 2] = len;
+      desc16[(pos << 3) + 6] = s;
+      const flags = writeFlag | availBits(wrap);
+      if (first) {
+        this.#batchHeadPos = pos;
+        this.#batchHeadFlags = flags;
+        first = false;
+      } else {
+        desc16[(pos << 3) + 7] = flags; // §2.8.21: after the descriptor's other fields
+      }
+      writable[s] = dw ? len : 0;
+      live[s] = 1;
+      seq[s] = nextSeq++;
+      if (++pos === size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+    }
+    this.#nextAvail = pos;
+    this.#availWrap = wrap;
+    this.#freeSlots -= count;
+    this.#added += count;
+    this.#buffers.count += count;
+    this.#buffers.nextSeq = nextSeq;
+    this.stats.added += count;
+  }
+
+  /** Un-marks the first `k` slots of a failed addSlots (none of them was published). */
+  #undoSlots(slots: Uint32Array, from: number, k: number): void {
+    for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
+      this.#buffers.live[slots[i]!] = 0;
+    }
+  }
+
+  pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
+    if (this.#error) throw this.#error;
+    if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
+    if (this.#inOrder) return this.#pollSlotsInOrder(slots, at, max, usedLens);
+    const size = this.size, cap = slots.length;
+    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
+    const desc32 = this.#desc32, desc16 = this.#desc16, publishedSeq = this.#publishedSeq;
+    // Only published slots are looked at: an unpublished batch's first flags are stale.
+    const published = size - this.#freeSlots - this.#added;
+    const limit = published < max ? published : max;
+    let pos = this.#lastUsed, wrap = this.#usedWrap;
+    let n = 0, j = at;
+    while (n < limit) {
+      // §2.8.22: flags first (acquire), then id and len.
+      const f = Atomics.load(desc16, (pos << 3) + 7);
+      const avail = (f >>> 7) & 1;
+      if (avail !== wrap) {
+        // §2.8.1: a slot we made available in this lap cannot lose its AVAIL bit.
+        this.#fail(
+          `descriptor ${pos} flags 0x${f.toString(16)} contradict wrap counter ` +
+            `${wrap} (AVAIL=${avail}, USED=${f >>> 15})`,
+        );
+      }
+      if (f >>> 15 !== wrap) break; // still the device's
+      const id = desc16[(pos << 3) + 6]!;
+      const len = desc32[(pos << 2) + 2]!;
+      if (!(id < size) || live[id] === 0) {
+        this.#fail(`used buffer id ${id} is ${id >= size ? "out of range" : "not in flight"}`);
+      }
+      if (seq[id]! >= publishedSeq) this.#fail(`used buffer id ${id} was not made available yet`);
+      if (len > writable[id]!) {
+        this.#fail(`used len ${len} for id ${id} exceeds its ${writable[id]} writable bytes`);
+      }
+      live[id] = 0;
+      slots[j] = id;
+      if (++j === cap) j = 0;
+      if (usedLens !== undefined) usedLens[id] = len;
+      n++;
+      if (++pos === size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+    }
+    if (n === 0) return 0;
+    this.#lastUsed = pos;
+    this.#usedWrap = wrap;
+    this.#freeSlots += n;
+    this.#buffers.count -= n;
+    this.stats.completed += n;
+    if (this.#eventIdx && this.#interrupts) this.#requestEventAtLastUsed();
+    return n;
+  }
+
+  /** pollSlots under IN_ORDER (a batch may complete with one descriptor): via pollUsed. */
+  #pollSlotsInOrder(
+    slots: Uint32Array,
+    at: number,
+    max: number,
+    usedLens?: Uint32Array,
+  ): number {
+    const scratch = this.#scratch ??= {
+      ids: new Uint32Array(this.size),
+      lens: new Uint32Array(this.size),
+    };
+    const n = this.pollUsed(scratch.ids.subarray(0, max), scratch.lens);
+    for (let k = 0, j = at; k < n; k++, j = j + 1 === slots.length ? 0 : j + 1) {
+      slots[j] = scratch.ids[k]!;
+      if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
+    }
+    return n;
   }
 
   #enterSlotMode(): void {

@@ -136,6 +136,15 @@ export function checkSegment(iova: number, len: number): void {
   }
 }
 
+/** Checks a bulk slot layout (useSlots): `size` slots of `stride` bytes from `iovaBase`. */
+export function checkSlotLayout(iovaBase: number, stride: number, size: number): void {
+  if (!Number.isInteger(stride) || stride < 1 || stride > MAX_SEGMENT_LEN) {
+    throw new RangeError(`slot stride ${stride} outside 1 … 2^32-1`);
+  }
+  checkSegment(iovaBase, 0);
+  checkSegment(iovaBase + (size - 1) * stride, stride);
+}
+
 export function checkToken(token: number): void {
   if (token >>> 0 !== token) throw new RangeError(`token ${token} is not a u32`);
 }

@@ -45,6 +45,7 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
+  checkSlotLayout,
   checkToken,
   deviceViolation,
   IdFifo,
@@ -86,6 +87,11 @@ export class SplitQueue implements Virtqueue {
   readonly #descIova: Float64Array;
   readonly #descWord2: Float64Array; // len
   readonly #descWord3: Int32Array; // flags (next is 0)
+  // Bulk slot mode (useSlots): slot s at base + s * stride, writable or not for good.
+  #bulk = false;
+  #bulkBase = 0;
+  #bulkStride = 0;
+  #bulkWritable = false;
   #availIdx = 0; // next avail.idx value (free-running u16)
   #published = 0; // avail.idx last stored to memory
   #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
@@ -94,6 +100,7 @@ export class SplitQueue implements Virtqueue {
   #skipTarget = -1; // IN_ORDER: batch completion still being handed out
   #skipLen = 0;
   #error: DeviceError | undefined;
+  #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
 
   constructor(options: VirtqueueOptions) {
     const size = options.size;
@@ -161,6 +168,9 @@ export class SplitQueue implements Virtqueue {
     if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
+    if (this.#bulk && iova !== this.#bulkBase + slot * this.#bulkStride) {
+      throw new RangeError(`slot ${slot}: address differs from the useSlots layout`);
+    }
     const w = slot << 2;
     if (this.#descIova[slot] !== iova) {
       checkSegment(iova, 0);
@@ -180,6 +190,154 @@ export class SplitQueue implements Virtqueue {
     }
     this.#buffers.start(slot, slot, deviceWritable ? len : 0, 1);
     this.#publishEntry(slot);
+  }
+
+  useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void {
+    if (this.#error) throw this.#error;
+    if (this.#slotMode || this.#bulk) throw new RangeError("useSlots was already called");
+    checkSlotLayout(iovaBase, stride, this.size);
+    this.#enterSlotMode();
+    const len = deviceWritable ? stride : 0;
+    const flags = deviceWritable ? VIRTQ_DESC_F_WRITE : 0;
+    for (let s = 0; s < this.size; s++) {
+      const iova = iovaBase + s * stride;
+      this.#writeDesc(this.#desc32, s, iova, len, flags, 0);
+      this.#descIova[s] = iova;
+      this.#descWord2[s] = len;
+      this.#descWord3[s] = flags;
+      this.#buffers.token[s] = s;
+      this.#buffers.descCount[s] = 1;
+    }
+    this.#bulk = true;
+    this.#bulkBase = iovaBase;
+    this.#bulkStride = stride;
+    this.#bulkWritable = deviceWritable;
+  }
+
+  addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void {
+    if (this.#error) throw this.#error;
+    if (!this.#bulk) throw new RangeError("addSlots needs useSlots first");
+    const cap = slots.length;
+    if (this.#inOrder) {
+      // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
+      const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
+      for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
+        const s = slots[i]!;
+        this.addSlot(s, base + s * stride, lens[s]!, dw);
+      }
+      return;
+    }
+    const size = this.size, mask = this.#mask, stride = this.#bulkStride;
+    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
+    const desc32 = this.#desc32, descLen = this.#descWord2, avail16 = this.#avail16;
+    const dw = this.#bulkWritable;
+    let a = this.#availIdx;
+    let nextSeq = this.#buffers.nextSeq;
+    let i = from;
+    for (let k = 0; k < count; k++) {
+      const s = slots[i]!;
+      if (++i === cap) i = 0;
+      const len = lens[s]!;
+      if (!(s < size) || live[s] !== 0 || len > stride) {
+        const what = s < size && live[s] === 0
+          ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
+          : `slot ${s} is out of range or already in flight`;
+        this.#undoSlots(slots, from, k);
+        throw new RangeError(what);
+      }
+      // A descriptor keeps its address and flags (useSlots); only a new length is written.
+      if (descLen[s] !== len) {
+        desc32[(s << 2) + 2] = len;
+        descLen[s] = len;
+        writable[s] = dw ? len : 0;
+      }
+      live[s] = 1;
+      seq[s] = nextSeq++;
+      // §2.7.13.2: the head goes into the next avail.ring entry; kick() publishes the idx.
+      avail16[AVAIL_RING / 2 + (a & mask)] = s;
+      a = (a + 1) & 0xffff;
+    }
+    this.#buffers.count += count;
+    this.#buffers.nextSeq = nextSeq;
+    this.#availIdx = a;
+    this.stats.added += count;
+  }
+
+  /** Un-marks the first `k` slots of a failed addSlots (their ring entries stay unpublished). */
+  #undoSlots(slots: Uint32Array, from: number, k: number): void {
+    for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
+      this.#buffers.live[slots[i]!] = 0;
+    }
+  }
+
+  pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
+    if (this.#error) throw this.#error;
+    if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
+    if (this.#inOrder) return this.#pollSlotsInOrder(slots, at, max, usedLens);
+    // §2.7.14: read used.idx (acquire) before the entries it covers.
+    const usedIdx = Atomics.load(this.#used16, USED_IDX / 2);
+    const pending = (usedIdx - this.#lastUsed) & 0xffff;
+    if (pending === 0) return 0;
+    const visible = this.#buffers.count - ((this.#availIdx - this.#published) & 0xffff);
+    if (pending > visible) {
+      this.#fail(
+        `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed}, ` +
+          `but only ${visible} buffers are in flight`,
+      );
+    }
+    const n = pending < max ? pending : max;
+    const size = this.size, mask = this.#mask, cap = slots.length;
+    const live = this.#buffers.live, seq = this.#buffers.seq, descLen = this.#descWord2;
+    const used32 = this.#used32, publishedSeq = this.#publishedSeq;
+    const dw = this.#bulkWritable;
+    let last = this.#lastUsed;
+    let j = at;
+    for (let k = 0; k < n; k++) {
+      const e = 1 + ((last & mask) << 1);
+      const id = used32[e]!;
+      const len = used32[e + 1]!;
+      last = (last + 1) & 0xffff;
+      // Everything in a used element is the device's word: check it before use.
+      if (!(id < size) || live[id] === 0) {
+        this.#fail(`used id ${id} is ${id >= size ? "out of range" : "not in flight"}`);
+      }
+      if (seq[id]! >= publishedSeq) this.#fail(`used id ${id} was not made available yet`);
+      if (len > (dw ? descLen[id]! : 0)) {
+        this.#fail(
+          `used len ${len} for id ${id} exceeds its ${dw ? descLen[id] : 0} writable bytes`,
+        );
+      }
+      live[id] = 0;
+      slots[j] = id;
+      if (++j === cap) j = 0;
+      if (usedLens !== undefined) usedLens[id] = len;
+    }
+    this.#buffers.count -= n;
+    this.stats.completed += n;
+    this.#lastUsed = last;
+    if (this.#eventIdx && this.#interrupts) {
+      Atomics.store(this.#avail16, this.#usedEventIndex, last);
+    }
+    return n;
+  }
+
+  /** pollSlots under IN_ORDER (a batch may complete with one entry): through pollUsed. */
+  #pollSlotsInOrder(
+    slots: Uint32Array,
+    at: number,
+    max: number,
+    usedLens?: Uint32Array,
+  ): number {
+    const scratch = this.#scratch ??= {
+      ids: new Uint32Array(this.size),
+      lens: new Uint32Array(this.size),
+    };
+    const n = this.pollUsed(scratch.ids.subarray(0, max), scratch.lens);
+    for (let k = 0, j = at; k < n; k++, j = j + 1 === slots.length ? 0 : j + 1) {
+      slots[j] = scratch.ids[k]!;
+      if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
+    }
+    return n;
   }
 
   #enterSlotMode(): void {

@@ -104,6 +104,30 @@ export interface Virtqueue {
   addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void;
 
   /**
+   * Bulk fixed-slot mode, the packet fast path: slot s is descriptor s (split) / buffer id s
+   * (packed) at `iovaBase + s * stride`, device-writable or not, for the queue's whole life.
+   * Call once, before any buffer is added; then feed the queue with {@link addSlots} (or
+   * {@link addSlot} with the same addresses) and collect with {@link pollSlots} or pollUsed
+   * (token = slot). Throws RangeError for a bad address or stride, or a queue already in use.
+   */
+  useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void;
+
+  /**
+   * Makes `count` slots available — `slots[(from + k) % slots.length]` for k < count, slot s
+   * with `lens[s]` bytes (at most the stride) — published by the next kick. Per slot only the
+   * ring entries that changed are written. Throws RangeError (and adds none of the slots
+   * whose check failed or that follow it) for a slot out of range or already in flight.
+   */
+  addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void;
+
+  /**
+   * Collects up to `max` used slots, validated like pollUsed, into
+   * `slots[(at + k) % slots.length]` in completion order, and each one's used length into
+   * `usedLens[slot]` when given. Returns how many.
+   */
+  pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number;
+
+  /**
    * Adds a chain: `out` segments (device reads) then `inn` segments (device writes), §2.7.5 /
    * §2.8.6. With `useIndirect` (needs INDIRECT_DESC) the chain goes into an indirect table and
    * takes one descriptor (§2.7.5.3, §2.8.7). Returns false when not enough are free.
