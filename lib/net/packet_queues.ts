@@ -15,7 +15,11 @@ import type { Virtqueue } from "../queue/virtqueue.ts";
 /** Default slot size in bytes: header plus frame. */
 export const DEFAULT_SLOT_SIZE = 2048;
 
-/** What both packet queues share: one DMA region cut into fixed slots, one per descriptor. */
+/**
+ * What both packet queues share: one DMA region cut into fixed slots, one per descriptor,
+ * handed to the virtqueue's bulk slot mode (Virtqueue.useSlots): slot s is always buffer s
+ * at `region.iova + s * slotSize`, so per packet only what changed reaches the ring.
+ */
 export abstract class SlotQueue {
   /** The DMA region holding every slot. */
   readonly region: DmaRegion;
@@ -23,10 +27,12 @@ export abstract class SlotQueue {
   readonly frames: Uint8Array[];
   /** Largest frame a slot holds: `slotSize - headerSize`. */
   readonly frameCapacity: number;
-  /** Scratch array for tokens returned by the virtqueue. */
-  protected readonly tokens: Uint32Array;
-  /** Scratch array for used lengths returned by the virtqueue. */
+  /** Buffer length (header + frame) of each slot as last given to the device. */
   protected readonly lens: Uint32Array;
+  /** Slots given to the device since the last flush, in order. */
+  protected readonly pending: Uint32Array;
+  /** How many of `pending` are in use. */
+  protected pendingCount = 0;
 
   /** Allocates `queue.size` slots of `slotSize` bytes, each starting with a `headerSize`-byte virtio-net header. */
   constructor(
@@ -34,6 +40,7 @@ export abstract class SlotQueue {
     dma: DmaAllocator,
     readonly headerSize: number,
     readonly slotSize: number,
+    deviceWritable: boolean,
   ) {
     this.region = dma.alloc(queue.size * slotSize, 4096);
     this.frameCapacity = slotSize - headerSize;
@@ -41,19 +48,38 @@ export abstract class SlotQueue {
       { length: queue.size },
       (_, i) => this.region.bytes.subarray(i * slotSize + headerSize, (i + 1) * slotSize),
     );
-    this.tokens = new Uint32Array(queue.size);
     this.lens = new Uint32Array(queue.size);
+    this.pending = new Uint32Array(queue.size);
+    queue.useSlots(this.region.iova, slotSize, deviceWritable);
   }
 
-  /** Device address of slot `slot`. */
-  protected slotIova(slot: number): number {
-    return this.region.iova + slot * this.slotSize;
+  /** Queues `slot` for the next flush. */
+  protected stage(slot: number): void {
+    if (this.pendingCount === this.pending.length) {
+      throw new RangeError(`slot ${slot}: more slots staged than the queue holds`);
+    }
+    this.pending[this.pendingCount++] = slot;
+  }
+
+  /**
+   * Makes the staged slots available and notifies the device only if it asks (§2.7.10,
+   * §2.8.10). Returns whether it notified.
+   */
+  flush(): boolean {
+    const n = this.pendingCount;
+    if (n > 0) {
+      this.pendingCount = 0;
+      this.queue.addSlots(this.pending, 0, n, this.lens);
+    }
+    return this.queue.kick();
   }
 }
 
 /** Transmit: take a free slot, write a frame into `frames[slot]`, `send`, then `flush`. */
 export class TxQueue extends SlotQueue {
-  readonly #free: Uint16Array;
+  /** Free slots, oldest first: a ring of `size` entries from `#head`. */
+  readonly #free: Uint32Array;
+  #head = 0;
   #freeCount: number;
   /** Frames sent. */
   packets = 0;
@@ -67,9 +93,9 @@ export class TxQueue extends SlotQueue {
     headerSize: number,
     slotSize = DEFAULT_SLOT_SIZE,
   ) {
-    super(queue, dma, headerSize, slotSize);
-    this.#free = new Uint16Array(queue.size);
-    for (let i = 0; i < queue.size; i++) this.#free[i] = queue.size - 1 - i;
+    super(queue, dma, headerSize, slotSize, false);
+    this.#free = new Uint32Array(queue.size);
+    for (let i = 0; i < queue.size; i++) this.#free[i] = i;
     this.#freeCount = queue.size;
   }
 
@@ -78,35 +104,81 @@ export class TxQueue extends SlotQueue {
     return this.#freeCount;
   }
 
-  /** A free slot index, or -1 when every slot is in flight (call reclaim). */
+  /**
+   * A free slot index, or -1 when every slot is in flight (call reclaim). Slots come back in
+   * the order the device finished them, so with a device that completes in order they go out
+   * in ring order and each descriptor is reused as it was.
+   */
   nextSlot(): number {
-    return this.#freeCount > 0 ? this.#free[--this.#freeCount]! : -1;
+    if (this.#freeCount === 0) return -1;
+    const slot = this.#free[this.#head]!;
+    if (++this.#head === this.#free.length) this.#head = 0;
+    this.#freeCount--;
+    return slot;
+  }
+
+  /**
+   * The batch fast path: takes `n` (≤ freeSlots) free slots at once. They are
+   * `freeRing[(first + k) % freeRing.length]` for k < n, where `first` is the return value;
+   * write each frame, set `lengths[slot]` (header + frame), then {@link sendTaken}(first, n).
+   */
+  take(n: number): number {
+    if (!(n >= 0 && n <= this.#freeCount)) {
+      throw new RangeError(`take ${n}: only ${this.#freeCount} slots are free`);
+    }
+    const first = this.#head;
+    this.#head += n;
+    if (this.#head >= this.#free.length) this.#head -= this.#free.length;
+    this.#freeCount -= n;
+    return first;
+  }
+
+  /** The free-slot ring that {@link take} hands out from. */
+  get freeRing(): Uint32Array {
+    return this.#free;
+  }
+
+  /** Buffer length (header + frame) per slot, for the batch fast path. */
+  get lengths(): Uint32Array {
+    return this.lens;
+  }
+
+  /**
+   * Makes the `n` slots from {@link take} available (no staging copy) with `bytes` frame
+   * bytes in all, after any slots staged by send. Publish with flush.
+   */
+  sendTaken(first: number, n: number, bytes: number): void {
+    if (this.pendingCount > 0) {
+      this.queue.addSlots(this.pending, 0, this.pendingCount, this.lens);
+      this.pendingCount = 0;
+    }
+    this.queue.addSlots(this.#free, first, n, this.lens);
+    this.packets += n;
+    this.bytes += bytes;
   }
 
   /** Hands slot `slot` with a `frameLength`-byte frame to the device (published by flush). */
   send(slot: number, frameLength: number): void {
-    if (frameLength > this.frameCapacity) {
+    if (!(frameLength <= this.frameCapacity)) {
       throw new RangeError(
         `frame of ${frameLength} bytes exceeds the ${this.frameCapacity}-byte slot`,
       );
     }
-    const len = this.headerSize + frameLength;
-    // Slot i is descriptor i (Virtqueue.addSlot): a free slot always has its descriptor free.
-    this.queue.addSlot(slot, this.slotIova(slot), len, false);
+    this.lens[slot] = this.headerSize + frameLength;
+    this.stage(slot);
     this.packets++;
     this.bytes += frameLength;
   }
 
-  /** Publishes what was sent since the last flush; notifies only if the device asks. */
-  flush(): boolean {
-    return this.queue.kick();
-  }
-
   /** Takes back slots the device finished with. Returns how many. */
   reclaim(): number {
-    if (this.queue.inFlight === 0) return 0;
-    const n = this.queue.pollUsed(this.tokens, this.lens);
-    for (let i = 0; i < n; i++) this.#free[this.#freeCount++] = this.tokens[i]!;
+    const size = this.#free.length;
+    const room = size - this.#freeCount;
+    if (room === 0) return 0;
+    let tail = this.#head + this.#freeCount;
+    if (tail >= size) tail -= size;
+    const n = this.queue.pollSlots(this.#free, tail, room);
+    this.#freeCount += n;
     return n;
   }
 }
@@ -128,8 +200,9 @@ export class RxQueue extends SlotQueue {
     headerSize: number,
     options: { slotSize?: number; mergeable?: boolean } = {},
   ) {
-    super(queue, dma, headerSize, options.slotSize ?? DEFAULT_SLOT_SIZE);
+    super(queue, dma, headerSize, options.slotSize ?? DEFAULT_SLOT_SIZE, true);
     this.frameLengths = new Uint32Array(queue.size);
+    this.lens.fill(this.slotSize);
     this.#mergeable = options.mergeable ?? false;
   }
 
@@ -141,12 +214,7 @@ export class RxQueue extends SlotQueue {
 
   /** Makes `slot` available to the device again (published by flush). */
   recycle(slot: number): void {
-    this.queue.addSlot(slot, this.slotIova(slot), this.slotSize, true);
-  }
-
-  /** Publishes recycled slots and notifies the device unless suppressed; returns whether it notified. */
-  flush(): boolean {
-    return this.queue.kick();
+    this.stage(slot);
   }
 
   /**
@@ -155,13 +223,15 @@ export class RxQueue extends SlotQueue {
    * the used length fits the slot; here we check it covers the header (§5.1.6.4).
    */
   poll(out: Uint32Array): number {
-    const n = this.queue.pollUsed(out, this.lens);
+    const n = this.queue.pollSlots(out, 0, out.length, this.frameLengths);
+    const hdr = this.headerSize, lengths = this.frameLengths;
+    let bytes = 0;
     for (let i = 0; i < n; i++) {
       const slot = out[i]!;
-      const len = this.lens[i]!;
-      if (len < this.headerSize) {
+      const len = lengths[slot]!;
+      if (len < hdr) {
         throw new DeviceError(
-          `rx: device wrote ${len} bytes, less than the ${this.headerSize}-byte virtio-net header`,
+          `rx: device wrote ${len} bytes, less than the ${hdr}-byte virtio-net header`,
         );
       }
       if (this.#mergeable) {
@@ -174,11 +244,11 @@ export class RxQueue extends SlotQueue {
           throw new DeviceError(`rx: num_buffers ${numBuffers} for a frame that fits one buffer`);
         }
       }
-      const frameLength = len - this.headerSize;
-      this.frameLengths[slot] = frameLength;
-      this.packets++;
-      this.bytes += frameLength;
+      lengths[slot] = len - hdr;
+      bytes += len - hdr;
     }
+    this.packets += n;
+    this.bytes += bytes;
     return n;
   }
 }

@@ -202,15 +202,20 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
           }
           if (n <= 0) continue;
           const frames = q.frames, writer = s.writer, sizes = s.sizes;
-          let bytes = 0, seq = s.seq;
+          const ring = q.freeRing, lengths = q.lengths, hdr = q.headerSize;
+          const first = q.take(n);
+          let bytes = 0, seq = s.seq, j = first;
           for (let k = 0; k < n; k++) {
-            const slot = q.nextSlot();
+            const slot = ring[j]!;
+            if (++j === ring.length) j = 0;
             const size = sizes.next();
-            q.send(slot, writer.write(frames[slot]!, 0, size, seq, now));
+            const len = writer.write(frames[slot]!, 0, size, seq, now);
+            lengths[slot] = hdr + len;
             seq = (seq + 1) >>> 0;
             bytes += size;
           }
           s.seq = seq;
+          q.sendTaken(first, n, bytes - 4 * n);
           q.flush();
           sent += n;
           stats.countTx(n, bytes);
