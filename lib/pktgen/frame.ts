@@ -58,6 +58,12 @@ export interface FrameConfig {
   readonly fillByte?: number;
   /** Seed for random ranges (each field derives its own). */
   readonly seed?: number;
+  /**
+   * Write the tx timestamp into each payload (default true). Only a receiver sharing the
+   * sender's clock can use it (loopback latency); without it the field stays 0 and each
+   * frame costs two stores less.
+   */
+  readonly stampTime?: boolean;
 }
 
 const TWO32 = 4294967296;
@@ -96,6 +102,7 @@ export class FrameWriter {
   readonly #views: (Uint8Array | undefined)[] = [];
   /** No address or port varies: every header field but the lengths is the template's. */
   readonly #fixedFlow: boolean;
+  readonly #stampTime: boolean;
   // Fixed-flow cache, per wire size: lengths, IPv4 checksum, the UDP sum without seq/time.
   #cSize = -1;
   #cLen = 0;
@@ -117,6 +124,7 @@ export class FrameWriter {
       throw new UsageError(`IPv${v} frames need ${ipKind} addresses`);
     }
     this.ipVersion = v;
+    this.#stampTime = c.stampTime ?? true;
     this.#udp = udpOffset(v);
     this.#payload = payloadOffset(v);
     this.minWireSize = wireSize(minFrameBytes(v));
@@ -190,7 +198,7 @@ export class FrameWriter {
   /**
    * Patches the frame at `off` (a buffer prefilled by this writer) into the next packet:
    * `wireSize` bytes on the wire (FCS included), sequence number `seq` (u32, wraps) and tx
-   * timestamp `txNs` (integer ns, below 2^53). Advances the flow cursors. Returns the buffer
+   * timestamp `txNs` (integer ns, below 2^53; ignored without stampTime). Advances the flow cursors. Returns the buffer
    * length. `wireSize` must lie in [minWireSize, maxWireSize] (RangeError otherwise).
    */
   write(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
@@ -198,7 +206,7 @@ export class FrameWriter {
       // One flow: only the lengths, IPv4 checksum (both per size), sequence number, timestamp
       // (per batch) and UDP checksum change, and the sums of the rest are cached.
       if (wireSize !== this.#cSize) this.#cacheSize(wireSize);
-      if (txNs !== this.#cTs) this.#cacheTime(txNs);
+      if (txNs !== this.#cTs && this.#stampTime) this.#cacheTime(txNs);
       const ip = off + ETH_HEADER;
       const udp = off + this.#udp;
       const udpLen = this.#cUdpLen;
@@ -210,8 +218,10 @@ export class FrameWriter {
       const p = off + this.#payload;
       const sq = seq >>> 0;
       putU32(buf, p + PAYLOAD_SEQ, sq);
-      putU32(buf, p + PAYLOAD_TIMESTAMP, this.#cTsHi);
-      putU32(buf, p + PAYLOAD_TIMESTAMP + 4, this.#cTsLo);
+      if (this.#stampTime) {
+        putU32(buf, p + PAYLOAD_TIMESTAMP, this.#cTsHi);
+        putU32(buf, p + PAYLOAD_TIMESTAMP + 4, this.#cTsLo);
+      }
       putU16(buf, udp + 6, finishUdpChecksum(this.#cUdpSum + (sq >>> 16) + (sq & 0xffff)));
       return this.#cLen;
     }
@@ -290,8 +300,8 @@ export class FrameWriter {
 
     const p = off + this.#payload;
     const sq = seq >>> 0;
-    const tsHi = Math.floor(txNs / TWO32) >>> 0;
-    const tsLo = txNs >>> 0;
+    const tsHi = this.#stampTime ? Math.floor(txNs / TWO32) >>> 0 : 0;
+    const tsLo = this.#stampTime ? txNs >>> 0 : 0;
     putU32(buf, p + PAYLOAD_SEQ, sq);
     putU32(buf, p + PAYLOAD_TIMESTAMP, tsHi);
     putU32(buf, p + PAYLOAD_TIMESTAMP + 4, tsLo);

@@ -216,3 +216,31 @@ Deno.test("sumBytes equals the naive sum at any offset and length", () => {
     assert.equal(fast === 0 ? 0xffff : fast, naive === 0 ? 0xffff : naive, `${off}+${len}`);
   }
 });
+
+Deno.test("stampTime false: the timestamp stays 0 and both checksums stay right (fixed and varying flows)", () => {
+  for (const extra of [{}, { srcPort: "1000-1009", dstIp: "10.1.0.1-10.1.0.5" }]) {
+    const w = new FrameWriter({
+      ipVersion: 4,
+      srcMac: parseRange("mac", "02:00:00:00:00:01"),
+      dstMac: parseRange("mac", "02:00:00:00:00:02"),
+      srcIp: parseRange("ipv4", "192.168.0.1"),
+      dstIp: parseRange("ipv4", extra.dstIp ?? "192.168.0.199"),
+      srcPort: parseRange("port", extra.srcPort ?? "9"),
+      dstPort: parseRange("port", "9"),
+      maxWireSize: 1518,
+      stampTime: false,
+    });
+    const buf = new Uint8Array(2048);
+    w.prefill(buf, 0);
+    const rx = new ReceivedFrame();
+    for (const [i, size] of [64, 65, 1518, 64].entries()) {
+      const len = w.write(buf, 0, size, 1000 + i, 123_456_789_000 + i);
+      const f = buf.subarray(0, len);
+      assert.equal(parseFrame(f, 0, len, rx, true), RxStatus.OK, `frame ${i}`);
+      assert.equal(rx.seq, 1000 + i);
+      assert.equal(rx.txNs, 0, "no timestamp written");
+      assert.equal(be16(f, 40), naiveUdpChecksum(f, 4), `udp checksum, frame ${i}`);
+      assert.equal(naiveChecksum(slice(f, 14, 34)), 0, `ip header sums to 0, frame ${i}`);
+    }
+  }
+});

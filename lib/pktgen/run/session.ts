@@ -177,6 +177,8 @@ export async function runSession(
         maxWireSize: o.sizes!.max,
         flowId: i,
         seed: i + 1,
+        // Latency needs the sender's clock: only loopback's receiver shares it.
+        stampTime: o.mode === "loopback",
       });
       // The template goes into every slot once; per packet only the changing fields move.
       for (const f of pair.tx.frames) writer.prefill(f, 0);
