@@ -34,7 +34,8 @@ const usage = `Usage: virtio pktgen DEVICE [options]
 Sends UDP test traffic from DEVICE (a virtio-net PCI device this process takes over and
 gives back at the end), receives it (--rx), or both across two devices (--loopback PEER:
 transmit on DEVICE, receive on PEER) reporting loss, duplicates, reordering and latency
-from a sequence number and timestamp in every payload. Needs root.
+from a sequence number and timestamp in every payload (plain transmit writes only the
+sequence number: a receiver elsewhere does not share our clock). Needs root.
 
 Modes:
       --rx                receive on DEVICE: count, validate, optionally --pcap

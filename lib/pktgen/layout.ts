@@ -8,7 +8,7 @@
  * |--------|------|----------------------------------------------------|
  * | 0      | 4    | magic 0x76706b74 ("vpkt")                           |
  * | 4      | 4    | sequence number, u32, per flow id, wraps            |
- * | 8      | 8    | tx timestamp, ns, u64, from the sender's monotonic clock |
+ * | 8      | 8    | tx timestamp, ns, u64, sender's monotonic clock; 0 unless loopback |
  * | 16     | 2    | flow id: the generator stream (one per TX queue)    |
  *
  * All fields are big-endian (network order), like the headers around them.
