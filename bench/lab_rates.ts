@@ -254,7 +254,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
       ratesChartSvg(
         summary,
         `Packet rates in the lab, Mpps (one boot, ${lab.accel.toUpperCase()}, same NICs, ` +
-          `median of ${rounds} round${rounds === 1 ? "" : "s"})`,
+          (rounds === 1 ? "one run per tool)" : `median of ${rounds} interleaved rounds)`),
       ),
     );
     result.svgPath = svgPath;
@@ -289,8 +289,8 @@ export function labRatesText(r: LabRatesResult): string {
     const rounds = r.rounds ?? 1;
     lines.push(
       `packet rates, Mpps (lab ${r.accel}, boot ${(r.bootMs / 1000).toFixed(1)} s): per tool ` +
-        `the median of all kept one-second samples of ${rounds} interleaved ` +
-        `round${rounds === 1 ? "" : "s"}`,
+        `the median of all kept one-second samples of ` +
+        (rounds === 1 ? "its one run" : `${rounds} interleaved rounds`),
       `(${r.secondsPerRun} kept per run after its warm-up; kernel pktgen: one figure per run)` +
         (rounds > 1 ? "; below each row the lowest and highest round's own median" : ""),
       `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)}  ` +
