@@ -28,8 +28,6 @@ import {
   type WireRateRecord,
 } from "./parse.ts";
 
-export type { WireRateRecord };
-
 const { values: a } = parseArgs({
   options: {
     nics: { type: "string", default: "" },
