@@ -14,7 +14,7 @@ import { FrameWriter } from "../lib/pktgen/frame.ts";
 import { parseRange } from "../lib/pktgen/flows.ts";
 import { monotonicNs } from "../lib/pktgen/pacer.ts";
 import { parseSizes, SizeSequence } from "../lib/pktgen/sizes.ts";
-import { runEngine } from "../lib/pktgen/run/engine.ts";
+import { runEngine, type TxStream } from "../lib/pktgen/run/engine.ts";
 import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "../testing/fake_dma.ts";
 import { echoDevice } from "./echo_device.ts";
@@ -59,15 +59,16 @@ async function run(
   let tick: () => void;
   const spec = {
     rx: [] as RxQueue[],
-    tx: [] as { queue: TxQueue; writer: FrameWriter; sizes: SizeSequence; seq: number }[],
+    tx: [] as TxStream[],
   };
   if (direction === "tx") {
     const tx = new TxQueue(q, dma, NET_HDR);
-    for (const f of tx.frames) writer.prefill(f, 0);
+    for (const f of tx.frames) writer.prefill(f, 0, wireSize);
     spec.tx.push({
       queue: tx,
       writer,
       sizes: new SizeSequence(sizes.table, sizes.description),
+      oneSize: true,
       seq: 0,
     });
     tick = echoDevice(q, () => 0);

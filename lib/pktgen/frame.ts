@@ -190,9 +190,47 @@ export class FrameWriter {
     }
   }
 
-  /** Writes the whole max-size template at `off`; do this once per TX buffer. */
-  prefill(buf: Uint8Array, off: number): void {
+  /**
+   * Writes the whole max-size template at `off`; do this once per TX buffer. With
+   * `wireSize`, also sets the lengths and IPv4 checksum for that size, so {@link stamp} can
+   * finish each frame.
+   */
+  prefill(buf: Uint8Array, off: number, wireSize?: number): void {
     buf.set(this.template, off);
+    if (wireSize !== undefined) this.write(buf, off, wireSize, 0, 0);
+  }
+
+  /** True when no address or port varies: every frame of one size differs only in its payload stamp. */
+  get fixedFlow(): boolean {
+    return this.#fixedFlow;
+  }
+
+  /**
+   * The per-packet minimum for a fixed flow of one size: writes the sequence number (and the
+   * timestamp with stampTime) and the UDP checksum into a frame that
+   * {@link prefill} (with `wireSize`) or {@link write} already made a `wireSize`-byte frame
+   * of this writer. Returns the buffer length. Throws RangeError for a varying flow or a size
+   * other than the last one written.
+   */
+  stamp(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
+    if (!this.#fixedFlow || wireSize !== this.#cSize) {
+      throw new RangeError("stamp needs a fixed flow and the size last written");
+    }
+    if (txNs !== this.#cTs && this.#stampTime) this.#cacheTime(txNs);
+    const sq = seq >>> 0;
+    const p = off + this.#payload;
+    // Byte stores: a DataView's big-endian stores were slower under TCG (2.5 vs 3.1 Mpps).
+    putU32(buf, p + PAYLOAD_SEQ, sq);
+    if (this.#stampTime) {
+      putU32(buf, p + PAYLOAD_TIMESTAMP, this.#cTsHi);
+      putU32(buf, p + PAYLOAD_TIMESTAMP + 4, this.#cTsLo);
+    }
+    putU16(
+      buf,
+      off + this.#udp + 6,
+      finishUdpChecksum(this.#cUdpSum + (sq >>> 16) + (sq & 0xffff)),
+    );
+    return this.#cLen;
   }
 
   /**

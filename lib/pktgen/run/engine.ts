@@ -28,6 +28,11 @@ export interface TxStream {
   readonly queue: TxQueue;
   readonly writer: FrameWriter;
   readonly sizes: SizeSequence;
+  /**
+   * The writer has a fixed flow, the sizes are one size, and every slot was prefilled for it
+   * (`prefill(frame, 0, size)`): the loop only stamps each frame.
+   */
+  readonly oneSize?: boolean;
   seq: number;
 }
 
@@ -205,14 +210,26 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
           const ring = q.freeRing, lengths = q.lengths, hdr = q.headerSize;
           const first = q.take(n);
           let bytes = 0, seq = s.seq, j = first;
-          for (let k = 0; k < n; k++) {
-            const slot = ring[j]!;
-            if (++j === ring.length) j = 0;
-            const size = sizes.next();
-            const len = writer.write(frames[slot]!, 0, size, seq, now);
-            lengths[slot] = hdr + len;
-            seq = (seq + 1) >>> 0;
-            bytes += size;
+          if (s.oneSize) {
+            // Fixed flow, one size: the slots were prefilled for it; per frame the stamp only.
+            const size = sizes.min;
+            for (let k = 0; k < n; k++) {
+              const slot = ring[j]!;
+              if (++j === ring.length) j = 0;
+              lengths[slot] = hdr + writer.stamp(frames[slot]!, 0, size, seq, now);
+              seq = (seq + 1) >>> 0;
+            }
+            bytes = size * n;
+          } else {
+            for (let k = 0; k < n; k++) {
+              const slot = ring[j]!;
+              if (++j === ring.length) j = 0;
+              const size = sizes.next();
+              const len = writer.write(frames[slot]!, 0, size, seq, now);
+              lengths[slot] = hdr + len;
+              seq = (seq + 1) >>> 0;
+              bytes += size;
+            }
           }
           s.seq = seq;
           q.sendTaken(first, n, bytes - 4 * n);

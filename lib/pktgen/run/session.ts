@@ -181,10 +181,12 @@ export async function runSession(
         stampTime: o.mode === "loopback",
       });
       // The template goes into every slot once; per packet only the changing fields move.
-      for (const f of pair.tx.frames) writer.prefill(f, 0);
-      // Each stream walks its own copy of the size table.
+      // One size and one flow: the lengths too, so per packet only the stamp is written.
       const sizes = new SizeSequence(o.sizes!.table, o.sizes!.description);
-      streams.push({ queue: pair.tx, writer, sizes, seq: 0 });
+      const oneSize = writer.fixedFlow && sizes.min === sizes.max;
+      for (const f of pair.tx.frames) writer.prefill(f, 0, oneSize ? sizes.min : undefined);
+      // Each stream walks its own copy of the size table.
+      streams.push({ queue: pair.tx, writer, sizes, oneSize, seq: 0 });
     });
   }
   if (rxPort && o.mode === "rx" && hasFeature(rxPort.net.features, VIRTIO_NET_F_CTRL_RX)) {
