@@ -25,6 +25,8 @@ export abstract class SlotQueue {
   readonly region: DmaRegion;
   /** A view of each slot's frame area (behind the header), made once. */
   readonly frames: Uint8Array[];
+  /** The whole region as 16-bit words (frames start at even offsets: slot * slotSize + header). */
+  readonly words: Uint16Array;
   /** Largest frame a slot holds: `slotSize - headerSize`. */
   readonly frameCapacity: number;
   /** Buffer length (header + frame) of each slot as last given to the device. */
@@ -48,6 +50,8 @@ export abstract class SlotQueue {
       { length: queue.size },
       (_, i) => this.region.bytes.subarray(i * slotSize + headerSize, (i + 1) * slotSize),
     );
+    const b = this.region.bytes;
+    this.words = new Uint16Array(b.buffer, b.byteOffset, b.length >>> 1);
     this.lens = new Uint32Array(queue.size);
     this.pending = new Uint32Array(queue.size);
     queue.useSlots(this.region.iova, slotSize, deviceWritable);

@@ -68,6 +68,11 @@ export interface FrameConfig {
 
 const TWO32 = 4294967296;
 
+/** A big-endian 16-bit value as a little-endian CPU must store it through a Uint16Array. */
+function swap16(v: number): number {
+  return ((v & 0xff) << 8) | (v >>> 8);
+}
+
 /** Writes 48-bit `mac` at `off`. */
 function putMac(buf: Uint8Array, off: number, mac: number): void {
   putU16(buf, off, Math.floor(mac / TWO32));
@@ -207,29 +212,32 @@ export class FrameWriter {
 
   /**
    * The per-packet minimum for a fixed flow of one size: writes the sequence number (and the
-   * timestamp with stampTime) and the UDP checksum into a frame that
-   * {@link prefill} (with `wireSize`) or {@link write} already made a `wireSize`-byte frame
-   * of this writer. Returns the buffer length. Throws RangeError for a varying flow or a size
-   * other than the last one written.
+   * timestamp with stampTime) and the UDP checksum into a frame that {@link prefill} (with
+   * `wireSize`) or {@link write} already made a `wireSize`-byte frame of this writer.
+   * `words` views the memory holding the frame as 16-bit words and `off` is the frame's byte
+   * offset in it, which must be even: every field then falls on a word, and a field is one
+   * or two stores instead of two or four byte stores (under TCG each store counts: 4.3 → 4.8
+   * Mpps; a DataView was slower than bytes). Returns the buffer length. Throws RangeError for
+   * a varying flow, a size other than the last one written, or an odd offset.
    */
-  stamp(buf: Uint8Array, off: number, wireSize: number, seq: number, txNs: number): number {
-    if (!this.#fixedFlow || wireSize !== this.#cSize) {
-      throw new RangeError("stamp needs a fixed flow and the size last written");
+  stamp(words: Uint16Array, off: number, wireSize: number, seq: number, txNs: number): number {
+    if (!this.#fixedFlow || wireSize !== this.#cSize || (off & 1) !== 0) {
+      throw new RangeError("stamp needs a fixed flow, the size last written and an even offset");
     }
-    if (txNs !== this.#cTs && this.#stampTime) this.#cacheTime(txNs);
     const sq = seq >>> 0;
-    const p = off + this.#payload;
-    // Byte stores: a DataView's big-endian stores were slower under TCG (2.5 vs 3.1 Mpps).
-    putU32(buf, p + PAYLOAD_SEQ, sq);
+    const hi = sq >>> 16, lo = sq & 0xffff;
+    const p = (off + this.#payload) >>> 1;
+    words[p + PAYLOAD_SEQ / 2] = swap16(hi);
+    words[p + PAYLOAD_SEQ / 2 + 1] = swap16(lo);
     if (this.#stampTime) {
-      putU32(buf, p + PAYLOAD_TIMESTAMP, this.#cTsHi);
-      putU32(buf, p + PAYLOAD_TIMESTAMP + 4, this.#cTsLo);
+      if (txNs !== this.#cTs) this.#cacheTime(txNs);
+      const t = p + PAYLOAD_TIMESTAMP / 2;
+      words[t] = swap16(this.#cTsHi >>> 16);
+      words[t + 1] = swap16(this.#cTsHi & 0xffff);
+      words[t + 2] = swap16(this.#cTsLo >>> 16);
+      words[t + 3] = swap16(this.#cTsLo & 0xffff);
     }
-    putU16(
-      buf,
-      off + this.#udp + 6,
-      finishUdpChecksum(this.#cUdpSum + (sq >>> 16) + (sq & 0xffff)),
-    );
+    words[(off + this.#udp + 6) >>> 1] = swap16(finishUdpChecksum(this.#cUdpSum + hi + lo));
     return this.#cLen;
   }
 

@@ -168,6 +168,10 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
     }
   };
 
+  for (const s of tx) {
+    if (s.oneSize) s.queue.lengths.fill(s.queue.headerSize + s.sizes.min - 4);
+  }
+
   try {
     for (;;) {
       if (spec.signal.aborted) {
@@ -212,11 +216,12 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
           let bytes = 0, seq = s.seq, j = first;
           if (s.oneSize) {
             // Fixed flow, one size: the slots were prefilled for it; per frame the stamp only.
-            const size = sizes.min;
+            // Their lengths in the queue were set at the start.
+            const size = sizes.min, words = q.words, stride = q.slotSize;
             for (let k = 0; k < n; k++) {
               const slot = ring[j]!;
               if (++j === ring.length) j = 0;
-              lengths[slot] = hdr + writer.stamp(frames[slot]!, 0, size, seq, now);
+              writer.stamp(words, slot * stride + hdr, size, seq, now);
               seq = (seq + 1) >>> 0;
             }
             bytes = size * n;
