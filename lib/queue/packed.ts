@@ -244,16 +244,18 @@ export class PackedQueue implements Virtqueue {
       desc32[w] = lo[s]!;
       desc32[w + 1] = hi[s]!;
       desc32[w + 2] = len;
-      desc16[(pos << 3) + 6] = s;
       const flags = writeFlag | availBits(wrap);
       if (first) {
+        desc16[(pos << 3) + 6] = s;
         this.#batchHeadPos = pos;
         this.#batchHeadFlags = flags;
         first = false;
       } else {
-        desc16[(pos << 3) + 7] = flags; // §2.8.21: after the descriptor's other fields
+        // §2.8.21: flags after the other fields — here with the id in one le32 store (id is
+        // the low half), after addr and len.
+        desc32[w + 3] = s | (flags << 16);
       }
-      writable[s] = dw ? len : 0;
+      if (dw && writable[s] !== len) writable[s] = len;
       live[s] = 1;
       seq[s] = nextSeq++;
       if (++pos === size) {
@@ -284,6 +286,7 @@ export class PackedQueue implements Virtqueue {
     const size = this.size, cap = slots.length;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, desc16 = this.#desc16, publishedSeq = this.#publishedSeq;
+    const dw = this.#bulkWritable;
     // Only published slots are looked at: an unpublished batch's first flags are stale.
     const published = size - this.#freeSlots - this.#added;
     const limit = published < max ? published : max;
@@ -307,8 +310,10 @@ export class PackedQueue implements Virtqueue {
         this.#fail(`used buffer id ${id} is ${id >= size ? "out of range" : "not in flight"}`);
       }
       if (seq[id]! >= publishedSeq) this.#fail(`used buffer id ${id} was not made available yet`);
-      if (len > writable[id]!) {
-        this.#fail(`used len ${len} for id ${id} exceeds its ${writable[id]} writable bytes`);
+      if (len > (dw ? writable[id]! : 0)) {
+        this.#fail(
+          `used len ${len} for id ${id} exceeds its ${dw ? writable[id] : 0} writable bytes`,
+        );
       }
       live[id] = 0;
       slots[j] = id;
