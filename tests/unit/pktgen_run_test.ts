@@ -50,6 +50,32 @@ for (const format of ["split", "packed"] as const) {
     assert.equal(r.expectations.met, true);
   });
 
+  Deno.test(`pktgen run (${format}): one flow of one size (the stamp path) sends valid frames in order; doorbells counted`, async () => {
+    const { sim, port } = simPort(format, { loopback: false });
+    const seen: Uint8Array[] = [];
+    sim.onTransmit = (f) => seen.push(f.slice());
+    const o = pktgenOptions(["00:04.0", "-n", "700", "--size", "100", "--batch", "32", "--quiet"]);
+    const r = await runSession(o, { tx: port }, deps(() => sim.step()));
+    assert.equal(r.sent, 700);
+    sim.step();
+    assert.equal(seen.length, 700);
+    const rx = new ReceivedFrame();
+    seen.forEach((f, i) => {
+      assert.equal(parseFrame(f, 0, f.length, rx, true), RxStatus.OK, `frame ${i}`);
+      assert.equal(rx.seq, i);
+      assert.equal(rx.txNs, 0, "tx mode writes no timestamp");
+      assert.equal(wireSize(f.length), 100);
+    });
+    const bells = r.tx!.doorbells.tx;
+    assert.ok(bells.publishes >= Math.ceil(700 / 32), `publishes ${bells.publishes}`);
+    assert.ok(bells.notifications >= 1 && bells.notifications <= bells.publishes);
+    assert.deepEqual(
+      r.tx!.doorbells.rx,
+      { publishes: 1, notifications: 1 },
+      "rx: the initial fill",
+    );
+  });
+
   Deno.test(`pktgen run (${format}): loopback counts every frame once, with latency`, async () => {
     const { sim, port } = simPort(format);
     const o = pktgenOptions([

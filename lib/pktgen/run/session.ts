@@ -73,6 +73,20 @@ export interface DeviceInfo {
   queuePairs: number;
   /** Negotiated feature bits as hex. */
   features: string;
+  /**
+   * Per direction, over all queue pairs: batches made visible to the device (avail index or
+   * flags stores) and notifications actually sent — what notification suppression
+   * (§2.7.10, §2.8.10) saved. Read when the result is built.
+   */
+  doorbells: { tx: DoorbellCounts; rx: DoorbellCounts };
+}
+
+/** How often a direction's queues published buffers and rang the doorbell. */
+export interface DoorbellCounts {
+  /** kick() calls that published something. */
+  publishes: number;
+  /** Notifications written to the device. */
+  notifications: number;
 }
 
 /** What the transmitted frames look like, as text. */
@@ -129,6 +143,17 @@ export function deviceInfo(p: NetPort): DeviceInfo {
     mtu: p.net.mtu ?? null,
     queuePairs: p.net.pairs.length,
     features: `0x${p.net.features.toString(16)}`,
+    doorbells: {
+      tx: doorbells(p.net.pairs.map((q) => q.tx.queue.stats)),
+      rx: doorbells(p.net.pairs.map((q) => q.rx.queue.stats)),
+    },
+  };
+}
+
+function doorbells(stats: readonly { publishes: number; notifications: number }[]): DoorbellCounts {
+  return {
+    publishes: stats.reduce((a, s) => a + s.publishes, 0),
+    notifications: stats.reduce((a, s) => a + s.notifications, 0),
   };
 }
 
