@@ -166,6 +166,7 @@ export type { ControlQueue } from "./lib/net/control.ts";
 export * from "./lib/pktgen/mod.ts";
 export {
   type DeviceInfo,
+  type DoorbellCounts,
   type Expectations,
   type FlowInfo,
   type NetPort,
