@@ -98,7 +98,7 @@ export function parseFrame(
     udpLen = total - ihl;
     out.ipVersion = 4;
     out.frameBytes = ETH_HEADER + total;
-    pseudo = sumBytes(buf, ip + 12, 8);
+    pseudo = verifyChecksums ? sumBytes(buf, ip + 12, 8) : 0;
   } else if (type === ETHERTYPE_IPV6) {
     if (len < ETH_HEADER + IPV6_HEADER) return RxStatus.BAD_LENGTH;
     if (buf[ip]! >>> 4 !== 6 || buf[ip + 6] !== IPPROTO_UDP) return RxStatus.NOT_UDP;
@@ -109,7 +109,7 @@ export function parseFrame(
     udp = ip + IPV6_HEADER;
     out.ipVersion = 6;
     out.frameBytes = ETH_HEADER + IPV6_HEADER + udpLen;
-    pseudo = sumBytes(buf, ip + 8, 32);
+    pseudo = verifyChecksums ? sumBytes(buf, ip + 8, 32) : 0;
   } else {
     return RxStatus.NOT_UDP;
   }
