@@ -1,10 +1,16 @@
 /**
  * Bounded fuzz of both ring formats against a simulated device that is honest in some
- * iterations and writes arbitrary used entries, indices, flags and lengths in others.
+ * iterations and writes arbitrary used entries, indices, flags and lengths in others — on the
+ * one-by-one path (addOne/addBuffer/pollUsed) and the bulk slot path (addSlots/pollSlots).
  * Longer runs: `deno task fuzz`.
  */
 import assert from "node:assert/strict";
-import { fuzzIteration, prng } from "../../testing/sim_fuzz.ts";
+import {
+  fuzzIteration,
+  fuzzSlotsIteration,
+  KNOWN_SLOT_BUGS_OFF,
+  prng,
+} from "../../testing/sim_fuzz.ts";
 
 const ITERATIONS = 2000;
 
@@ -22,6 +28,23 @@ for (const format of ["split", "packed"] as const) {
     assert.ok(counts.progress > ITERATIONS / 4, JSON.stringify(counts));
     assert.ok(counts.honest > ITERATIONS / 4, JSON.stringify(counts));
     assert.ok(counts.completed > ITERATIONS * 5, JSON.stringify(counts));
+  });
+}
+
+// Without the switches that trip the bugs pinned in queue_add_slots_fuzz_found_test.ts.
+for (const format of ["split", "packed"] as const) {
+  Deno.test(`fuzz ${format} bulk slots: ${ITERATIONS} seeded iterations of addSlots/pollSlots`, () => {
+    const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
+    for (let seed = 1; seed <= ITERATIONS; seed++) {
+      const r = fuzzSlotsIteration(seed * 104729 + 3, format, KNOWN_SLOT_BUGS_OFF);
+      counts[r.outcome]++;
+      if (!r.hostile) counts.honest++;
+      counts.completed += r.completed;
+    }
+    assert.ok(counts["device-error"] > ITERATIONS / 10, JSON.stringify(counts));
+    assert.ok(counts.progress > ITERATIONS / 4, JSON.stringify(counts));
+    assert.ok(counts.honest > ITERATIONS / 4, JSON.stringify(counts));
+    assert.ok(counts.completed > ITERATIONS * 20, JSON.stringify(counts));
   });
 }
 
