@@ -47,6 +47,7 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
+  checkSlotBatch,
   checkSlotLayout,
   checkToken,
   deviceViolation,
@@ -96,6 +97,7 @@ export class PackedQueue implements Virtqueue {
   #bulkStride = 0;
   #bulkWritable = false;
   #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
+  #batchMarks: Uint8Array | undefined;
   #nextAvail = 0;
   #availWrap = 1; // §2.8.1: both wrap counters start at 1
   #lastUsed = 0;
@@ -219,6 +221,8 @@ export class PackedQueue implements Virtqueue {
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
       const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
+      // All or nothing, as on the fast path.
+      checkSlotBatch(slots, from, count, lens, stride, this.#buffers.live, this.#batchMark);
       for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
         const s = slots[i]!;
         this.addSlot(s, base + s * stride, lens[s]!, dw);
@@ -245,7 +249,7 @@ export class PackedQueue implements Virtqueue {
         const what = s < size && live[s] === 0
           ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
           : `slot ${s} is out of range or already in flight`;
-        this.#undoSlots(slots, from, k);
+        this.#undoSlots(slots, from, k, this.#nextAvail, this.#availWrap, this.#added === 0);
         throw new RangeError(what);
       }
       const w = pos << 2;
@@ -281,9 +285,27 @@ export class PackedQueue implements Virtqueue {
   }
 
   /** Un-marks the first `k` slots of a failed addSlots (none of them was published). */
-  #undoSlots(slots: Uint32Array, from: number, k: number): void {
+  #undoSlots(
+    slots: Uint32Array,
+    from: number,
+    k: number,
+    pos: number,
+    wrap: number,
+    headInCall: boolean,
+  ): void {
     for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
       this.#buffers.live[slots[i]!] = 0;
+      // §2.8.1: the descriptors written so far carry this lap's AVAIL flags (all but a batch
+      // head, whose flags wait for kick); give them back the look of a slot used in the last
+      // lap (AVAIL = USED = !wrap), which the device does not take, before anything after
+      // them is published.
+      if (!(j === 0 && headInCall)) {
+        this.#desc16[(pos << 3) + 7] = wrap ? 0 : VIRTQ_PACKED_F_AVAIL | VIRTQ_PACKED_F_USED;
+      }
+      if (++pos === this.size) {
+        pos = 0;
+        wrap ^= 1;
+      }
     }
   }
 
@@ -360,6 +382,11 @@ export class PackedQueue implements Virtqueue {
       if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
     }
     return n;
+  }
+
+  /** Scratch for checkSlotBatch (IN_ORDER path), made on first use. */
+  get #batchMark(): Uint8Array {
+    return this.#batchMarks ??= new Uint8Array(this.size);
   }
 
   #enterSlotMode(): void {

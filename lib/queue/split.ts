@@ -45,6 +45,7 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
+  checkSlotBatch,
   checkSlotLayout,
   checkToken,
   deviceViolation,
@@ -101,6 +102,7 @@ export class SplitQueue implements Virtqueue {
   #skipLen = 0;
   #error: DeviceError | undefined;
   #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
+  #batchMarks: Uint8Array | undefined;
 
   constructor(options: VirtqueueOptions) {
     const size = options.size;
@@ -207,6 +209,7 @@ export class SplitQueue implements Virtqueue {
       this.#descWord3[s] = flags;
       this.#buffers.token[s] = s;
       this.#buffers.descCount[s] = 1;
+      this.#buffers.writable[s] = len; // what pollUsed checks; addSlots keeps it in step
     }
     this.#bulk = true;
     this.#bulkBase = iovaBase;
@@ -221,12 +224,15 @@ export class SplitQueue implements Virtqueue {
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
       const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
+      // All or nothing, as on the fast path.
+      checkSlotBatch(slots, from, count, lens, stride, this.#buffers.live, this.#batchMark);
       for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
         const s = slots[i]!;
         this.addSlot(s, base + s * stride, lens[s]!, dw);
       }
       return;
     }
+    if (!(count > 0)) return;
     const size = this.size, mask = this.#mask, stride = this.#bulkStride;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, descLen = this.#descWord2, avail16 = this.#avail16;
@@ -273,6 +279,7 @@ export class SplitQueue implements Virtqueue {
   pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
     if (this.#error) throw this.#error;
     if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
+    if (!(max > 0)) return 0;
     if (this.#inOrder) return this.#pollSlotsInOrder(slots, at, max, usedLens);
     // §2.7.14: read used.idx (acquire) before the entries it covers.
     const usedIdx = Atomics.load(this.#used16, USED_IDX / 2);
@@ -338,6 +345,11 @@ export class SplitQueue implements Virtqueue {
       if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
     }
     return n;
+  }
+
+  /** Scratch for checkSlotBatch (IN_ORDER path), made on first use. */
+  get #batchMark(): Uint8Array {
+    return this.#batchMarks ??= new Uint8Array(this.size);
   }
 
   #enterSlotMode(): void {
