@@ -1,23 +1,15 @@
 /**
  * Long fuzz run of both ring formats (`deno task fuzz`), on the one-by-one path
- * (`fuzzIteration`) and the bulk slot path (`fuzzSlotsIteration`, testing/sim_fuzz.ts).
+ * (`fuzzIteration`, testing/sim_fuzz.ts) and the bulk slot path (`fuzzSlotsIteration`,
+ * testing/sim_fuzz_slots.ts).
  * Stops at the iteration count or the time limit, whichever comes first, and prints what
  * happened. Exit code 1 on a failure, with the mode, format and seed that reproduce it.
  *
- *   deno task fuzz [--iterations N] [--seconds S] [--seed START] [--skip-known] [--json]
- *
- * --skip-known runs the bulk path without the switches that trip the bugs already pinned in
- * tests/unit/queue_add_slots_fuzz_found_test.ts (KNOWN_SLOT_BUGS_OFF), to look for others.
+ *   deno task fuzz [--iterations N] [--seconds S] [--seed START] [--json]
  */
 import { parseArgs } from "node:util";
-import {
-  ALL_SLOT_CHECKS,
-  FuzzFailure,
-  fuzzIteration,
-  type FuzzResult,
-  fuzzSlotsIteration,
-  KNOWN_SLOT_BUGS_OFF,
-} from "../testing/sim_fuzz.ts";
+import { FuzzFailure, fuzzIteration, type FuzzResult } from "../testing/sim_fuzz.ts";
+import { ALL_SLOT_CHECKS, fuzzSlotsIteration } from "../testing/sim_fuzz_slots.ts";
 import type { RingFormat } from "../lib/queue/virtqueue.ts";
 
 const { values } = parseArgs({
@@ -26,7 +18,6 @@ const { values } = parseArgs({
     iterations: { type: "string", default: "200000" },
     seconds: { type: "string", default: "60" },
     seed: { type: "string", default: "1" },
-    "skip-known": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -35,11 +26,11 @@ const seconds = Number(values.seconds);
 const start = Number(values.seed);
 if (!(iterations > 0) || !(seconds > 0) || !Number.isInteger(start)) {
   console.error(
-    "usage: bench/fuzz.ts [--iterations N>0] [--seconds S>0] [--seed INT] [--skip-known] [--json]",
+    "usage: bench/fuzz.ts [--iterations N>0] [--seconds S>0] [--seed INT] [--json]",
   );
   Deno.exit(2);
 }
-const slotOptions = values["skip-known"] ? KNOWN_SLOT_BUGS_OFF : ALL_SLOT_CHECKS;
+const slotOptions = ALL_SLOT_CHECKS;
 
 type Mode = "split" | "packed" | "split-slots" | "packed-slots";
 const modes: [Mode, RingFormat, (seed: number, format: RingFormat) => FuzzResult][] = [

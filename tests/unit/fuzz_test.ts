@@ -5,12 +5,8 @@
  * Longer runs: `deno task fuzz`.
  */
 import assert from "node:assert/strict";
-import {
-  fuzzIteration,
-  fuzzSlotsIteration,
-  KNOWN_SLOT_BUGS_OFF,
-  prng,
-} from "../../testing/sim_fuzz.ts";
+import { fuzzIteration, prng } from "../../testing/sim_fuzz.ts";
+import { ALL_SLOT_CHECKS, fuzzSlotsIteration } from "../../testing/sim_fuzz_slots.ts";
 
 const ITERATIONS = 2000;
 
@@ -36,7 +32,7 @@ for (const format of ["split", "packed"] as const) {
   Deno.test(`fuzz ${format} bulk slots: ${ITERATIONS} seeded iterations of addSlots/pollSlots`, () => {
     const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
     for (let seed = 1; seed <= ITERATIONS; seed++) {
-      const r = fuzzSlotsIteration(seed * 104729 + 3, format, KNOWN_SLOT_BUGS_OFF);
+      const r = fuzzSlotsIteration(seed * 104729 + 3, format, ALL_SLOT_CHECKS);
       counts[r.outcome]++;
       if (!r.hostile) counts.honest++;
       counts.completed += r.completed;

@@ -1,8 +1,7 @@
 /**
  * Bugs of the bulk slot path (useSlots / addSlots / pollSlots) that the bulk-slot fuzzer
- * (fuzzSlotsIteration in testing/sim_fuzz.ts) found, each cut down to a few calls. These
- * fail until lib/queue is fixed; the fuzzer's unit test leaves the switches that trip them
- * off (KNOWN_SLOT_BUGS_OFF in tests/unit/fuzz_test.ts) — turn them on with the fix.
+ * (fuzzSlotsIteration in testing/sim_fuzz_slots.ts) found, each cut down to a few calls and
+ * kept as regression tests (fixed in lib/queue; the fuzzer runs with every switch on).
  */
 import assert from "node:assert/strict";
 import { createVirtqueue } from "../../lib/queue/virtqueue.ts";
