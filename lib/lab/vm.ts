@@ -23,6 +23,11 @@ export interface LabOptions {
   qemuArgs?: readonly string[];
   /** Devices whose traffic QEMU dumps to pcap (`filter-dump` on their hub port). */
   capture?: readonly string[];
+  /**
+   * Dump only the frames a captured device sends, not everything the hub delivers to it
+   * (`queue=rx` on its hub port: the port receives what the NIC transmits). Default false.
+   */
+  captureSentOnly?: boolean;
   /** Wall-clock limit for the whole run, boot included. Default 300 s. */
   timeoutMs?: number;
   /** Guest memory in MiB. Default 1024. */
@@ -148,7 +153,8 @@ function qemuCommandLine(
     if (!d) throw new VirtioError(`cannot capture '${name}': not among the lab devices`);
     args.push(
       "-object",
-      `filter-dump,id=dump${d.slot},netdev=hp${d.slot},file=${runDir}/${name}.pcap`,
+      `filter-dump,id=dump${d.slot},netdev=hp${d.slot},file=${runDir}/${name}.pcap` +
+        (o.captureSentOnly ? ",queue=rx" : ""),
     );
   }
   args.push(...(o.qemuArgs ?? []));

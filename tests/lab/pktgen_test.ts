@@ -4,7 +4,7 @@
  * good); loopback modern → packed and legacy → packed at a modest rate loses nothing and
  * reports latency; --rate holds; --rx --pcap in one process while another transmits writes a
  * pcap tshark reads; SIGINT ends a run with its summary and gives the device back. It also
- * prints (does not assert) the 64-byte transmit rates of split, packed and legacy NICs.
+ * prints (does not assert) the 64-byte transmit rates of the packed and legacy NICs.
  *
  * A dangling hub port is added: with nothing on the hub able to receive, QEMU stops taking
  * frames after a ring's worth (LAB-NOTES), and the kernel NICs on the hub are down.
@@ -36,10 +36,10 @@ cat /tmp/rx.json; echo "@@rc $(cat /tmp/rx.rc)"
 mark rxpcap
 base64 -w0 /tmp/rx.pcap; echo
 mark sigint
-timeout --preserve-status -s INT 8 virtio pktgen 0000:00:04.0 --json --quiet; echo "@@rc $?"
+timeout --preserve-status -s INT 8 virtio pktgen 0000:00:05.0 --json --quiet; echo "@@rc $?"
 mark driver
-basename $(readlink /sys/bus/pci/devices/0000:00:04.0/driver)
-for d in 04.0 06.0 05.0; do
+basename $(readlink /sys/bus/pci/devices/0000:00:05.0/driver)
+for d in 06.0 05.0; do
   mark speed-$d
   virtio pktgen 0000:00:$d -d 6 --json --interval 1 --quiet; echo "@@rc $?"
 done
@@ -90,7 +90,10 @@ function tsharkStatuses(pcap: Uint8Array, filter: string): string[] {
 Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGINT", async (t) => {
   const r = await runInLab({
     devices: "net",
+    // Only what net-modern sends, and no full-speed run on it: at ~4 Mpps a few seconds of
+    // capture are gigabytes, which the test would have to read into memory.
     capture: ["net-modern"],
+    captureSentOnly: true,
     command: ["sh", "-c", SCRIPT],
     timeoutMs: 400_000,
   });
@@ -199,7 +202,8 @@ Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGIN
   });
 
   await t.step("64-byte transmit rates (printed, not asserted)", () => {
-    for (const d of ["04.0", "06.0", "05.0"]) {
+    // Not 04.0: it is captured (see above); bench/README.md has every NIC's rates.
+    for (const d of ["06.0", "05.0"]) {
       const { doc, rc } = json(`speed-${d}`);
       assert.equal(rc, 0);
       // Deno's JIT needs a second or two under TCG: the best second shows the warm rate.
