@@ -47,7 +47,6 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
-  checkSlotBatch,
   checkSlotLayout,
   checkToken,
   deviceViolation,
@@ -56,6 +55,7 @@ import {
   iovaLow,
 } from "./shadow.ts";
 import type { QueueStats, Segment, Virtqueue, VirtqueueOptions } from "./virtqueue.ts";
+import { InOrderSlots } from "./in_order_slots.ts";
 
 /** The CPU keeps loads in order (x86-64 TSO): a plain load of the flags is an acquire. */
 const LOADS_ORDERED = Deno.build.arch === "x86_64";
@@ -96,8 +96,7 @@ export class PackedQueue implements Virtqueue {
   #bulkBase = 0;
   #bulkStride = 0;
   #bulkWritable = false;
-  #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
-  #batchMarks: Uint8Array | undefined;
+  #inOrderScratch: InOrderSlots | undefined;
   #nextAvail = 0;
   #availWrap = 1; // §2.8.1: both wrap counters start at 1
   #lastUsed = 0;
@@ -220,13 +219,19 @@ export class PackedQueue implements Virtqueue {
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
-      // All or nothing, as on the fast path.
-      checkSlotBatch(slots, from, count, lens, stride, this.#buffers.live, this.#batchMark);
-      for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
-        const s = slots[i]!;
-        this.addSlot(s, base + s * stride, lens[s]!, dw);
-      }
+      this.#inOrderSlots.add(
+        this,
+        {
+          base: this.#bulkBase,
+          stride: this.#bulkStride,
+          deviceWritable: this.#bulkWritable,
+          live: this.#buffers.live,
+        },
+        slots,
+        from,
+        count,
+        lens,
+      );
       return;
     }
     if (count <= 0) return;
@@ -312,7 +317,7 @@ export class PackedQueue implements Virtqueue {
   pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
     if (this.#error) throw this.#error;
     if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
-    if (this.#inOrder) return this.#pollSlotsInOrder(slots, at, max, usedLens);
+    if (this.#inOrder) return this.#inOrderSlots.poll(this, slots, at, max, usedLens);
     const size = this.size, cap = slots.length;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, desc16 = this.#desc16, publishedSeq = this.#publishedSeq;
@@ -365,28 +370,9 @@ export class PackedQueue implements Virtqueue {
     return n;
   }
 
-  /** pollSlots under IN_ORDER (a batch may complete with one descriptor): via pollUsed. */
-  #pollSlotsInOrder(
-    slots: Uint32Array,
-    at: number,
-    max: number,
-    usedLens?: Uint32Array,
-  ): number {
-    const scratch = this.#scratch ??= {
-      ids: new Uint32Array(this.size),
-      lens: new Uint32Array(this.size),
-    };
-    const n = this.pollUsed(scratch.ids.subarray(0, max), scratch.lens);
-    for (let k = 0, j = at; k < n; k++, j = j + 1 === slots.length ? 0 : j + 1) {
-      slots[j] = scratch.ids[k]!;
-      if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
-    }
-    return n;
-  }
-
-  /** Scratch for checkSlotBatch (IN_ORDER path), made on first use. */
-  get #batchMark(): Uint8Array {
-    return this.#batchMarks ??= new Uint8Array(this.size);
+  /** The IN_ORDER bulk path's scratch, made on first use. */
+  get #inOrderSlots(): InOrderSlots {
+    return this.#inOrderScratch ??= new InOrderSlots(this.size);
   }
 
   #enterSlotMode(): void {

@@ -145,41 +145,6 @@ export function checkSlotLayout(iovaBase: number, stride: number, size: number):
   checkSegment(iovaBase + (size - 1) * stride, stride);
 }
 
-/**
- * Checks a whole addSlots batch before anything is added (the IN_ORDER path adds one by
- * one): every slot in range, not in flight, not twice in the batch, its length within the
- * stride. `mark` is scratch of `size` bytes, left zeroed. Throws RangeError.
- */
-export function checkSlotBatch(
-  slots: Uint32Array,
-  from: number,
-  count: number,
-  lens: Uint32Array,
-  stride: number,
-  live: Uint8Array,
-  mark: Uint8Array,
-): void {
-  const size = live.length;
-  let bad = "";
-  let k = 0;
-  for (let i = from; k < count; k++, i = i + 1 === slots.length ? 0 : i + 1) {
-    const s = slots[i]!;
-    if (!(s < size) || live[s] !== 0 || mark[s] !== 0) {
-      bad = `slot ${s} is out of range or already in flight`;
-      break;
-    }
-    if (lens[s]! > stride) {
-      bad = `slot ${s}: length ${lens[s]} exceeds the ${stride}-byte slot`;
-      break;
-    }
-    mark[s] = 1;
-  }
-  for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
-    mark[slots[i]!] = 0;
-  }
-  if (bad) throw new RangeError(bad);
-}
-
 export function checkToken(token: number): void {
   if (token >>> 0 !== token) throw new RangeError(`token ${token} is not a u32`);
 }

@@ -45,7 +45,6 @@ import {
   BufferStates,
   checkChain,
   checkSegment,
-  checkSlotBatch,
   checkSlotLayout,
   checkToken,
   deviceViolation,
@@ -54,6 +53,7 @@ import {
   iovaLow,
 } from "./shadow.ts";
 import type { QueueStats, Segment, Virtqueue, VirtqueueOptions } from "./virtqueue.ts";
+import { InOrderSlots } from "./in_order_slots.ts";
 import type { DeviceError } from "../errors.ts";
 
 export class SplitQueue implements Virtqueue {
@@ -101,8 +101,7 @@ export class SplitQueue implements Virtqueue {
   #skipTarget = -1; // IN_ORDER: batch completion still being handed out
   #skipLen = 0;
   #error: DeviceError | undefined;
-  #scratch: { ids: Uint32Array; lens: Uint32Array } | undefined;
-  #batchMarks: Uint8Array | undefined;
+  #inOrderScratch: InOrderSlots | undefined;
 
   constructor(options: VirtqueueOptions) {
     const size = options.size;
@@ -223,13 +222,19 @@ export class SplitQueue implements Virtqueue {
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      const base = this.#bulkBase, stride = this.#bulkStride, dw = this.#bulkWritable;
-      // All or nothing, as on the fast path.
-      checkSlotBatch(slots, from, count, lens, stride, this.#buffers.live, this.#batchMark);
-      for (let k = 0, i = from; k < count; k++, i = i + 1 === cap ? 0 : i + 1) {
-        const s = slots[i]!;
-        this.addSlot(s, base + s * stride, lens[s]!, dw);
-      }
+      this.#inOrderSlots.add(
+        this,
+        {
+          base: this.#bulkBase,
+          stride: this.#bulkStride,
+          deviceWritable: this.#bulkWritable,
+          live: this.#buffers.live,
+        },
+        slots,
+        from,
+        count,
+        lens,
+      );
       return;
     }
     if (!(count > 0)) return;
@@ -280,7 +285,7 @@ export class SplitQueue implements Virtqueue {
     if (this.#error) throw this.#error;
     if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
     if (!(max > 0)) return 0;
-    if (this.#inOrder) return this.#pollSlotsInOrder(slots, at, max, usedLens);
+    if (this.#inOrder) return this.#inOrderSlots.poll(this, slots, at, max, usedLens);
     // §2.7.14: read used.idx (acquire) before the entries it covers.
     const usedIdx = Atomics.load(this.#used16, USED_IDX / 2);
     const pending = (usedIdx - this.#lastUsed) & 0xffff;
@@ -328,28 +333,9 @@ export class SplitQueue implements Virtqueue {
     return n;
   }
 
-  /** pollSlots under IN_ORDER (a batch may complete with one entry): through pollUsed. */
-  #pollSlotsInOrder(
-    slots: Uint32Array,
-    at: number,
-    max: number,
-    usedLens?: Uint32Array,
-  ): number {
-    const scratch = this.#scratch ??= {
-      ids: new Uint32Array(this.size),
-      lens: new Uint32Array(this.size),
-    };
-    const n = this.pollUsed(scratch.ids.subarray(0, max), scratch.lens);
-    for (let k = 0, j = at; k < n; k++, j = j + 1 === slots.length ? 0 : j + 1) {
-      slots[j] = scratch.ids[k]!;
-      if (usedLens !== undefined) usedLens[scratch.ids[k]!] = scratch.lens[k]!;
-    }
-    return n;
-  }
-
-  /** Scratch for checkSlotBatch (IN_ORDER path), made on first use. */
-  get #batchMark(): Uint8Array {
-    return this.#batchMarks ??= new Uint8Array(this.size);
+  /** The IN_ORDER bulk path's scratch, made on first use. */
+  get #inOrderSlots(): InOrderSlots {
+    return this.#inOrderScratch ??= new InOrderSlots(this.size);
   }
 
   #enterSlotMode(): void {
