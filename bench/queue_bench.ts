@@ -7,11 +7,11 @@
  *   deno run -A bench/queue_bench.ts [--size 256] [--batch 32] [--packets 2000000] [--json]
  */
 import { parseArgs } from "node:util";
-import * as L from "../lib/queue/layout.ts";
 import { BufferSlots, SlotQueue } from "../lib/queue/slots.ts";
-import { createVirtqueue, type RingFormat, type Virtqueue } from "../lib/queue/virtqueue.ts";
+import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "../testing/fake_dma.ts";
 import { SimQueue } from "../testing/sim_device.ts";
+import { echoDevice } from "./echo_device.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -26,56 +26,13 @@ const size = Number(values.size);
 const batch = Number(values.batch);
 const packets = Number(values.packets);
 
-/** A device that completes everything available, with typed arrays on the ring memory. */
-function echoDevice(q: Virtqueue): () => void {
-  const { buffer, byteOffset } = q.region.bytes;
-  if (q.format === "split") {
-    const layout = L.splitLayout(q.size, false);
-    const avail = new Uint16Array(buffer, byteOffset + layout.avail, 3 + q.size);
-    const used16 = new Uint16Array(buffer, byteOffset + layout.used, 2);
-    const used32 = new Uint32Array(buffer, byteOffset + layout.used, 1 + 2 * q.size);
-    let lastAvail = 0;
-    let usedIdx = 0;
-    const mask = q.size - 1;
-    return () => {
-      const idx = Atomics.load(avail, 1);
-      while (lastAvail !== idx) {
-        const e = 1 + ((usedIdx & mask) << 1);
-        used32[e] = avail[2 + (lastAvail & mask)]!;
-        used32[e + 1] = 0;
-        lastAvail = (lastAvail + 1) & 0xffff;
-        usedIdx = (usedIdx + 1) & 0xffff;
-      }
-      Atomics.store(used16, 1, usedIdx);
-    };
-  }
-  const desc16 = new Uint16Array(buffer, byteOffset, 8 * q.size);
-  const desc32 = new Uint32Array(buffer, byteOffset, 4 * q.size);
-  let pos = 0;
-  let wrap = 1;
-  return () => {
-    for (;;) {
-      const f = Atomics.load(desc16, (pos << 3) + 7);
-      if (((f >> 7) & 1) !== wrap || f >> 15 === wrap) return;
-      // single-descriptor buffers: the id is already in place; len 0 (nothing written),
-      // then mark used in this lap
-      desc32[(pos << 2) + 2] = 0;
-      desc16[(pos << 3) + 7] = wrap ? 0x8080 : 0;
-      if (++pos === q.size) {
-        pos = 0;
-        wrap ^= 1;
-      }
-    }
-  };
-}
-
 function run(format: RingFormat, device: "echo" | "sim", eventIdx: boolean) {
   const dma = new FakeDma();
   const sim = new SimQueue(dma, { format, size, eventIdx });
   const q = createVirtqueue({ dma, size, format, eventIdx, notify: sim.notify });
   sim.attach(q.addresses);
   q.disableInterrupts();
-  const step = device === "echo" ? echoDevice(q) : () => void sim.completeAll(0);
+  const step = device === "echo" ? echoDevice(q, () => 0) : () => void sim.completeAll(0);
   const slots = new BufferSlots(dma, size, 2048);
   const tx = new SlotQueue(q, slots);
   const done = new Uint32Array(batch);

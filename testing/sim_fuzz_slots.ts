@@ -15,7 +15,7 @@ import { fail, FuzzFailure, type FuzzResult, prng, STEPS } from "./sim_fuzz.ts";
 /**
  * What a bulk-slot iteration may do besides well-formed calls. Each switch is on by default
  * ({@link ALL_SLOT_CHECKS}); turning one off narrows a search while a bug it trips is open
- * (the three the fuzzer found are pinned in tests/unit/queue_add_slots_fuzz_found_test.ts).
+ * (the three the fuzzer found are pinned at the end of tests/unit/queue_add_slots_test.ts).
  */
 export interface FuzzSlotsOptions {
   /**

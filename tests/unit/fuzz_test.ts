@@ -27,7 +27,8 @@ for (const format of ["split", "packed"] as const) {
   });
 }
 
-// Without the switches that trip the bugs pinned in queue_add_slots_fuzz_found_test.ts.
+// Every switch on (caller mistakes, stride mistakes, pollUsed); the bugs it found are pinned at
+// the end of queue_add_slots_test.ts.
 for (const format of ["split", "packed"] as const) {
   Deno.test(`fuzz ${format} bulk slots: ${ITERATIONS} seeded iterations of addSlots/pollSlots`, () => {
     const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
