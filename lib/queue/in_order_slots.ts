@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { SlotLayout } from "./shadow.ts";
 import type { Virtqueue } from "./virtqueue.ts";
 
 /** Scratch for one queue's IN_ORDER bulk calls, made on first use. */
@@ -27,13 +28,14 @@ export class InOrderSlots {
    */
   add(
     q: Pick<Virtqueue, "addSlot">,
-    layout: { base: number; stride: number; deviceWritable: boolean; live: Uint8Array },
+    layout: SlotLayout,
+    live: Uint8Array,
     slots: Uint32Array,
     from: number,
     count: number,
     lens: Uint32Array,
   ): void {
-    checkSlotBatch(slots, from, count, lens, layout.stride, layout.live, this.#mark);
+    checkSlotBatch(slots, from, count, lens, layout.stride, live, this.#mark);
     for (let k = 0, i = from; k < count; k++, i = i + 1 === slots.length ? 0 : i + 1) {
       const s = slots[i]!;
       q.addSlot(s, layout.base + s * layout.stride, lens[s]!, layout.deviceWritable);

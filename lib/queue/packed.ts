@@ -53,6 +53,7 @@ import {
   IdFifo,
   iovaHigh,
   iovaLow,
+  type SlotLayout,
 } from "./shadow.ts";
 import type { QueueStats, Segment, Virtqueue, VirtqueueOptions } from "./virtqueue.ts";
 import { InOrderSlots } from "./in_order_slots.ts";
@@ -92,10 +93,7 @@ export class PackedQueue implements Virtqueue {
   readonly #slotLo: Uint32Array;
   readonly #slotHi: Uint32Array;
   // Bulk slot mode (useSlots): slot s at base + s * stride, writable or not for good.
-  #bulk = false;
-  #bulkBase = 0;
-  #bulkStride = 0;
-  #bulkWritable = false;
+  #bulk: SlotLayout | undefined;
   #inOrderScratch: InOrderSlots | undefined;
   #nextAvail = 0;
   #availWrap = 1; // §2.8.1: both wrap counters start at 1
@@ -171,7 +169,7 @@ export class PackedQueue implements Virtqueue {
     if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
-    if (this.#bulk && iova !== this.#bulkBase + slot * this.#bulkStride) {
+    if (this.#bulk && iova !== this.#bulk.base + slot * this.#bulk.stride) {
       throw new RangeError(`slot ${slot}: address differs from the useSlots layout`);
     }
     if (this.#slotIova[slot] !== iova) {
@@ -196,7 +194,9 @@ export class PackedQueue implements Virtqueue {
 
   useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void {
     if (this.#error) throw this.#error;
-    if (this.#slotMode || this.#bulk) throw new RangeError("useSlots was already called");
+    if (this.#slotMode || this.#bulk !== undefined) {
+      throw new RangeError("useSlots was already called");
+    }
     checkSlotLayout(iovaBase, stride, this.size);
     this.#enterSlotMode();
     for (let s = 0; s < this.size; s++) {
@@ -204,41 +204,26 @@ export class PackedQueue implements Virtqueue {
       this.#slotIova[s] = iova;
       this.#slotLo[s] = iovaLow(iova);
       this.#slotHi[s] = iovaHigh(iova);
-      this.#buffers.token[s] = s;
-      this.#buffers.descCount[s] = 1;
     }
-    this.#bulk = true;
-    this.#bulkBase = iovaBase;
-    this.#bulkStride = stride;
-    this.#bulkWritable = deviceWritable;
+    this.#buffers.useSlots(deviceWritable ? stride : 0);
+    this.#bulk = { base: iovaBase, stride, deviceWritable };
   }
 
   addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void {
     if (this.#error) throw this.#error;
-    if (!this.#bulk) throw new RangeError("addSlots needs useSlots first");
+    const bulk = this.#bulk;
+    if (bulk === undefined) throw new RangeError("addSlots needs useSlots first");
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      this.#inOrderSlots.add(
-        this,
-        {
-          base: this.#bulkBase,
-          stride: this.#bulkStride,
-          deviceWritable: this.#bulkWritable,
-          live: this.#buffers.live,
-        },
-        slots,
-        from,
-        count,
-        lens,
-      );
+      this.#inOrderSlots.add(this, bulk, this.#buffers.live, slots, from, count, lens);
       return;
     }
     if (count <= 0) return;
-    const size = this.size, stride = this.#bulkStride;
+    const size = this.size, stride = bulk.stride;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, desc16 = this.#desc16, lo = this.#slotLo, hi = this.#slotHi;
-    const dw = this.#bulkWritable;
+    const dw = bulk.deviceWritable;
     const writeFlag = dw ? VIRTQ_PACKED_F_WRITE : 0;
     let pos = this.#nextAvail, wrap = this.#availWrap;
     let nextSeq = this.#buffers.nextSeq;
@@ -316,12 +301,13 @@ export class PackedQueue implements Virtqueue {
 
   pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
     if (this.#error) throw this.#error;
-    if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
+    const bulk = this.#bulk;
+    if (bulk === undefined) throw new RangeError("pollSlots needs useSlots first");
     if (this.#inOrder) return this.#inOrderSlots.poll(this, slots, at, max, usedLens);
     const size = this.size, cap = slots.length;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, desc16 = this.#desc16, publishedSeq = this.#publishedSeq;
-    const dw = this.#bulkWritable;
+    const dw = bulk.deviceWritable;
     // Only published slots are looked at: an unpublished batch's first flags are stale.
     const published = size - this.#freeSlots - this.#added;
     const limit = published < max ? published : max;

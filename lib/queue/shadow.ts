@@ -72,6 +72,18 @@ export class BufferStates {
     }
   }
 
+  /**
+   * Bulk slot mode (Virtqueue.useSlots): id s is always slot s — its own token, one
+   * descriptor, `writable` device-writable bytes until a length changes it.
+   */
+  useSlots(writable: number): void {
+    for (let s = 0; s < this.size; s++) {
+      this.token[s] = s;
+      this.descCount[s] = 1;
+      this.writable[s] = writable;
+    }
+  }
+
   /** Oldest id in flight (IN_ORDER completes in this order); -1 if none. Needs trackOrder. */
   oldest(): number {
     return this.orderCount === 0 ? -1 : this.order[this.orderHead]!;
@@ -134,6 +146,13 @@ export function checkSegment(iova: number, len: number): void {
   if (!Number.isInteger(len) || len < 0 || len > MAX_SEGMENT_LEN) {
     throw new RangeError(`segment length ${len} outside 0 … 2^32-1`);
   }
+}
+
+/** Where a queue in bulk slot mode finds slot s: `base + s * stride`, device-writable or not. */
+export interface SlotLayout {
+  readonly base: number;
+  readonly stride: number;
+  readonly deviceWritable: boolean;
 }
 
 /** Checks a bulk slot layout (useSlots): `size` slots of `stride` bytes from `iovaBase`. */

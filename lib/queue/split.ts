@@ -51,6 +51,7 @@ import {
   IdFifo,
   iovaHigh,
   iovaLow,
+  type SlotLayout,
 } from "./shadow.ts";
 import type { QueueStats, Segment, Virtqueue, VirtqueueOptions } from "./virtqueue.ts";
 import { InOrderSlots } from "./in_order_slots.ts";
@@ -89,10 +90,7 @@ export class SplitQueue implements Virtqueue {
   readonly #descWord2: Float64Array; // len
   readonly #descWord3: Int32Array; // flags (next is 0)
   // Bulk slot mode (useSlots): slot s at base + s * stride, writable or not for good.
-  #bulk = false;
-  #bulkBase = 0;
-  #bulkStride = 0;
-  #bulkWritable = false;
+  #bulk: SlotLayout | undefined;
   #availIdx = 0; // next avail.idx value (free-running u16)
   #published = 0; // avail.idx last stored to memory
   #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
@@ -169,7 +167,7 @@ export class SplitQueue implements Virtqueue {
     if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
-    if (this.#bulk && iova !== this.#bulkBase + slot * this.#bulkStride) {
+    if (this.#bulk && iova !== this.#bulk.base + slot * this.#bulk.stride) {
       throw new RangeError(`slot ${slot}: address differs from the useSlots layout`);
     }
     const w = slot << 2;
@@ -195,7 +193,9 @@ export class SplitQueue implements Virtqueue {
 
   useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void {
     if (this.#error) throw this.#error;
-    if (this.#slotMode || this.#bulk) throw new RangeError("useSlots was already called");
+    if (this.#slotMode || this.#bulk !== undefined) {
+      throw new RangeError("useSlots was already called");
+    }
     checkSlotLayout(iovaBase, stride, this.size);
     this.#enterSlotMode();
     const len = deviceWritable ? stride : 0;
@@ -206,42 +206,26 @@ export class SplitQueue implements Virtqueue {
       this.#descIova[s] = iova;
       this.#descWord2[s] = len;
       this.#descWord3[s] = flags;
-      this.#buffers.token[s] = s;
-      this.#buffers.descCount[s] = 1;
-      this.#buffers.writable[s] = len; // what pollUsed checks; addSlots keeps it in step
     }
-    this.#bulk = true;
-    this.#bulkBase = iovaBase;
-    this.#bulkStride = stride;
-    this.#bulkWritable = deviceWritable;
+    this.#buffers.useSlots(len); // what pollUsed checks; addSlots keeps it in step
+    this.#bulk = { base: iovaBase, stride, deviceWritable };
   }
 
   addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void {
     if (this.#error) throw this.#error;
-    if (!this.#bulk) throw new RangeError("addSlots needs useSlots first");
+    const bulk = this.#bulk;
+    if (bulk === undefined) throw new RangeError("addSlots needs useSlots first");
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      this.#inOrderSlots.add(
-        this,
-        {
-          base: this.#bulkBase,
-          stride: this.#bulkStride,
-          deviceWritable: this.#bulkWritable,
-          live: this.#buffers.live,
-        },
-        slots,
-        from,
-        count,
-        lens,
-      );
+      this.#inOrderSlots.add(this, bulk, this.#buffers.live, slots, from, count, lens);
       return;
     }
     if (!(count > 0)) return;
-    const size = this.size, mask = this.#mask, stride = this.#bulkStride;
+    const size = this.size, mask = this.#mask, stride = bulk.stride;
     const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
     const desc32 = this.#desc32, descLen = this.#descWord2, avail16 = this.#avail16;
-    const dw = this.#bulkWritable;
+    const dw = bulk.deviceWritable;
     let a = this.#availIdx;
     let nextSeq = this.#buffers.nextSeq;
     let i = from;
@@ -283,7 +267,8 @@ export class SplitQueue implements Virtqueue {
 
   pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number {
     if (this.#error) throw this.#error;
-    if (!this.#bulk) throw new RangeError("pollSlots needs useSlots first");
+    const bulk = this.#bulk;
+    if (bulk === undefined) throw new RangeError("pollSlots needs useSlots first");
     if (!(max > 0)) return 0;
     if (this.#inOrder) return this.#inOrderSlots.poll(this, slots, at, max, usedLens);
     // §2.7.14: read used.idx (acquire) before the entries it covers.
@@ -301,7 +286,7 @@ export class SplitQueue implements Virtqueue {
     const size = this.size, mask = this.#mask, cap = slots.length;
     const live = this.#buffers.live, seq = this.#buffers.seq, descLen = this.#descWord2;
     const used32 = this.#used32, publishedSeq = this.#publishedSeq;
-    const dw = this.#bulkWritable;
+    const dw = bulk.deviceWritable;
     let last = this.#lastUsed;
     let j = at;
     for (let k = 0; k < n; k++) {
