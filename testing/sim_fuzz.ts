@@ -155,27 +155,14 @@ export function fuzzIteration(seed: number, format: RingFormat): FuzzResult {
   const deviceHostile = (): void => {
     corrupted = true;
     const big = () => (rand() < 0.5 ? int(size + 2) : int(0x1_0000_0000));
-    switch (int(6)) {
-      case 0:
-        sim.writeUsed(big(), big(), 1 + int(3));
-        sim.publish();
-        break;
-      case 1:
-        if (format === "split") sim.rawSetUsedIdx(int(0x10000));
-        else sim.rawWritePackedDesc(int(size), big(), big(), int(0x10000));
-        break;
+    const kind = int(6);
+    switch (kind) {
       case 2:
         if (format === "split") sim.rawWriteUsedElem(int(size), big(), big());
         else sim.rawWritePackedDesc(int(size), int(size), int(300), rand() < 0.5 ? 0x8080 : 0);
         break;
-      case 3:
-        sim.scribbleDescriptors(rand);
-        break;
-      case 4: // event suppression fields and flags the device owns
-        sim.deviceArea.setUint16(int(sim.deviceArea.byteLength - 1) & ~1, int(0x10000), true);
-        break;
-      default: // even the driver-owned area: the driver must never read it back
-        sim.driverArea.setUint16(int(sim.driverArea.byteLength - 1) & ~1, int(0x10000), true);
+      default:
+        hostileWrite(kind, sim, format, size, rand);
     }
   };
 
@@ -254,5 +241,39 @@ export function fuzzIteration(seed: number, format: RingFormat): FuzzResult {
       }
     }
     return { outcome: "device-error", completed, hostile };
+  }
+}
+
+/**
+ * The device lies both harnesses tell the same way (`kind` 0, 1, 3, 4, 5): a used entry with
+ * any id and length, an index jump or a wild packed descriptor, scribbled descriptors, and
+ * random words in the device's and even the driver's event areas.
+ */
+export function hostileWrite(
+  kind: number,
+  sim: SimQueue,
+  format: RingFormat,
+  size: number,
+  rand: () => number,
+): void {
+  const int = (n: number) => Math.floor(rand() * n);
+  const big = () => (rand() < 0.5 ? int(size + 2) : int(0x1_0000_0000));
+  switch (kind) {
+    case 0:
+      sim.writeUsed(big(), big(), 1 + int(3));
+      sim.publish();
+      break;
+    case 1:
+      if (format === "split") sim.rawSetUsedIdx(int(0x10000));
+      else sim.rawWritePackedDesc(int(size), big(), big(), int(0x10000));
+      break;
+    case 3:
+      sim.scribbleDescriptors(rand);
+      break;
+    case 4: // event suppression fields and flags the device owns
+      sim.deviceArea.setUint16(int(sim.deviceArea.byteLength - 1) & ~1, int(0x10000), true);
+      break;
+    default: // even the driver-owned area: the driver must never read it back
+      sim.driverArea.setUint16(int(sim.driverArea.byteLength - 1) & ~1, int(0x10000), true);
   }
 }

@@ -10,7 +10,7 @@ import { DeviceError } from "../lib/errors.ts";
 import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "./fake_dma.ts";
 import { type SimBuffer, SimQueue } from "./sim_device.ts";
-import { fail, FuzzFailure, type FuzzResult, prng, STEPS } from "./sim_fuzz.ts";
+import { fail, FuzzFailure, type FuzzResult, hostileWrite, prng, STEPS } from "./sim_fuzz.ts";
 
 /**
  * What a bulk-slot iteration may do besides well-formed calls. Each switch is on by default
@@ -205,18 +205,10 @@ export function fuzzSlotsIteration(
 
   const deviceHostile = (): void => {
     corrupted = true;
-    const big = () => (rand() < 0.5 ? int(size + 2) : int(0x1_0000_0000));
     const near = taken[int(taken.length)];
     // Half the time a near-miss lie (6-8) that only a precise check catches.
-    switch (rand() < 0.5 ? 6 + int(3) : int(6)) {
-      case 0:
-        sim.writeUsed(big(), big(), 1 + int(3));
-        sim.publish();
-        break;
-      case 1:
-        if (format === "split") sim.rawSetUsedIdx(int(0x10000));
-        else sim.rawWritePackedDesc(int(size), big(), big(), int(0x10000));
-        break;
+    const kind = rand() < 0.5 ? 6 + int(3) : int(6);
+    switch (kind) {
       case 6: // a slot added but not kicked yet (or any slot, if none is)
         sim.writeUsed(Math.max(0, state.indexOf(SLOT_ADDED)), 0);
         sim.publish();
@@ -231,21 +223,12 @@ export function fuzzSlotsIteration(
         break;
       case 2:
         if (format === "split") sim.rawWriteUsedElem(int(size), int(size), int(stride + 2));
-        else {sim.rawWritePackedDesc(
-            int(size),
-            int(size),
-            int(stride + 2),
-            rand() < 0.5 ? 0x8080 : 0,
-          );}
-        break;
-      case 3:
-        sim.scribbleDescriptors(rand);
-        break;
-      case 4:
-        sim.deviceArea.setUint16(int(sim.deviceArea.byteLength - 1) & ~1, int(0x10000), true);
+        else {
+          sim.rawWritePackedDesc(int(size), int(size), int(stride + 2), rand() < 0.5 ? 0x8080 : 0);
+        }
         break;
       default:
-        sim.driverArea.setUint16(int(sim.driverArea.byteLength - 1) & ~1, int(0x10000), true);
+        hostileWrite(kind, sim, format, size, rand);
     }
   };
 
