@@ -297,6 +297,14 @@ function writeRecord(sysfs: Sysfs, record: ClaimRecord): void {
   Deno.renameSync(`${path}.tmp`, path);
 }
 
+/**
+ * Writes a claim record where a claim would leave it (below `options.root`): for tools and
+ * tests that must set up the state a crashed run leaves behind.
+ */
+export function writeClaimRecord(record: ClaimRecord, options: SysfsOptions = {}): void {
+  writeRecord(new Sysfs(options), record);
+}
+
 /** Gives a device back as its record says: command register, override, original driver. */
 function giveBack(sysfs: Sysfs, record: ClaimRecord, options: SysfsOptions): void {
   const { address } = record;

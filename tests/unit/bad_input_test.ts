@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { run } from "../../main.ts";
 import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
+import { writeClaim } from "./claim_fixture.ts";
 
 const NIC = "0000:00:07.0";
 const BRIDGE = "0000:00:00.0";
@@ -33,23 +34,7 @@ class FakeRoot implements Disposable {
     Deno.writeTextFileSync(`${child}/net/eth1/flags`, o.nicUp ? "0x1003\n" : "0x1002\n");
     Deno.symlinkSync("../../bus/virtio/drivers/virtio_net", `${child}/driver`);
     Deno.mkdirSync(`${this.root}/proc/${Deno.pid}`, { recursive: true });
-    if (o.claimedByUs) {
-      const dir = `${this.root}/run/virtio-toolkit/claims`;
-      Deno.mkdirSync(dir, { recursive: true });
-      Deno.writeTextFileSync(
-        `${dir}/${NIC}.json`,
-        JSON.stringify({
-          version: 1,
-          address: NIC,
-          originalDriver: "virtio-pci",
-          driver: "vfio-pci",
-          pid: Deno.pid,
-          startTime: null,
-          originalCommand: null,
-          createdAt: "2026-01-01T00:00:00.000Z",
-        }),
-      );
-    }
+    if (o.claimedByUs) writeClaim(this.root, NIC, Deno.pid, "vfio-pci");
   }
   dev(a: string): string {
     return `${this.root}/sys/bus/pci/devices/${a}`;

@@ -10,6 +10,7 @@ import { run } from "../../main.ts";
 import { UsageError, VirtioError } from "../../lib/errors.ts";
 import type { DevbindOptions } from "../../lib/pci/devbind.ts";
 import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
+import { writeClaim } from "./claim_fixture.ts";
 
 const NIC = "0000:00:07.0";
 const BRIDGE = "0000:00:00.0";
@@ -89,21 +90,7 @@ class FakeKernel implements Disposable {
     );
   }
   claim(pid: number, driver: string | null): void {
-    const dir = `${this.root}/run/virtio-toolkit/claims`;
-    Deno.mkdirSync(dir, { recursive: true });
-    Deno.writeTextFileSync(
-      `${dir}/${NIC}.json`,
-      JSON.stringify({
-        version: 1,
-        address: NIC,
-        originalDriver: "virtio-pci",
-        driver,
-        pid,
-        startTime: null,
-        originalCommand: null,
-        createdAt: "2026-01-01T00:00:00.000Z",
-      }),
-    );
+    writeClaim(this.root, NIC, pid, driver);
   }
   [Symbol.dispose](): void {
     Deno.removeSync(this.root, { recursive: true });
