@@ -5,43 +5,35 @@
  * Longer runs: `deno task fuzz`.
  */
 import assert from "node:assert/strict";
-import { fuzzIteration, prng } from "../../testing/sim_fuzz.ts";
+import { fuzzIteration, type FuzzResult, prng } from "../../testing/sim_fuzz.ts";
 import { ALL_SLOT_CHECKS, fuzzSlotsIteration } from "../../testing/sim_fuzz_slots.ts";
 
 const ITERATIONS = 2000;
 
-for (const format of ["split", "packed"] as const) {
-  Deno.test(`fuzz ${format}: ${ITERATIONS} seeded iterations end in progress or DeviceError`, () => {
-    const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
-    for (let seed = 1; seed <= ITERATIONS; seed++) {
-      const r = fuzzIteration(seed * 7919 + (format === "split" ? 0 : 1), format);
-      counts[r.outcome]++;
-      if (!r.hostile) counts.honest++;
-      counts.completed += r.completed;
-    }
-    // Both outcomes must actually occur, or the harness is not exercising anything.
-    assert.ok(counts["device-error"] > ITERATIONS / 10, JSON.stringify(counts));
-    assert.ok(counts.progress > ITERATIONS / 4, JSON.stringify(counts));
-    assert.ok(counts.honest > ITERATIONS / 4, JSON.stringify(counts));
-    assert.ok(counts.completed > ITERATIONS * 5, JSON.stringify(counts));
-  });
+/** Runs ITERATIONS seeds and counts outcomes; both outcomes must actually occur, or the harness is not exercising anything. */
+function tally(iteration: (seed: number) => FuzzResult, minCompletedPerIteration: number): void {
+  const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
+  for (let seed = 1; seed <= ITERATIONS; seed++) {
+    const r = iteration(seed);
+    counts[r.outcome]++;
+    if (!r.hostile) counts.honest++;
+    counts.completed += r.completed;
+  }
+  assert.ok(counts["device-error"] > ITERATIONS / 10, JSON.stringify(counts));
+  assert.ok(counts.progress > ITERATIONS / 4, JSON.stringify(counts));
+  assert.ok(counts.honest > ITERATIONS / 4, JSON.stringify(counts));
+  assert.ok(counts.completed > ITERATIONS * minCompletedPerIteration, JSON.stringify(counts));
 }
 
-// Every switch on (caller mistakes, stride mistakes, pollUsed); the bugs it found are pinned at
-// the end of queue_add_slots_test.ts.
 for (const format of ["split", "packed"] as const) {
+  Deno.test(`fuzz ${format}: ${ITERATIONS} seeded iterations end in progress or DeviceError`, () => {
+    tally((seed) => fuzzIteration(seed * 7919 + (format === "split" ? 0 : 1), format), 5);
+  });
+
+  // Every switch on (caller mistakes, stride mistakes, pollUsed); the bugs it found are pinned
+  // at the end of queue_add_slots_test.ts.
   Deno.test(`fuzz ${format} bulk slots: ${ITERATIONS} seeded iterations of addSlots/pollSlots`, () => {
-    const counts = { progress: 0, "device-error": 0, honest: 0, completed: 0 };
-    for (let seed = 1; seed <= ITERATIONS; seed++) {
-      const r = fuzzSlotsIteration(seed * 104729 + 3, format, ALL_SLOT_CHECKS);
-      counts[r.outcome]++;
-      if (!r.hostile) counts.honest++;
-      counts.completed += r.completed;
-    }
-    assert.ok(counts["device-error"] > ITERATIONS / 10, JSON.stringify(counts));
-    assert.ok(counts.progress > ITERATIONS / 4, JSON.stringify(counts));
-    assert.ok(counts.honest > ITERATIONS / 4, JSON.stringify(counts));
-    assert.ok(counts.completed > ITERATIONS * 20, JSON.stringify(counts));
+    tally((seed) => fuzzSlotsIteration(seed * 104729 + 3, format, ALL_SLOT_CHECKS), 20);
   });
 }
 
