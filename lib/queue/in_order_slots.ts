@@ -29,13 +29,13 @@ export class InOrderSlots {
   add(
     q: Pick<Virtqueue, "addSlot">,
     layout: SlotLayout,
-    live: Uint8Array,
+    inFlight: Float64Array,
     slots: Uint32Array,
     from: number,
     count: number,
     lens: Uint32Array,
   ): void {
-    checkSlotBatch(slots, from, count, lens, layout.stride, live, this.#mark);
+    checkSlotBatch(slots, from, count, lens, layout.stride, inFlight, this.#mark);
     for (let k = 0, i = from; k < count; k++, i = i + 1 === slots.length ? 0 : i + 1) {
       const s = slots[i]!;
       q.addSlot(s, layout.base + s * layout.stride, lens[s]!, layout.deviceWritable);
@@ -71,15 +71,15 @@ export function checkSlotBatch(
   count: number,
   lens: Uint32Array,
   stride: number,
-  live: Uint8Array,
+  inFlight: Float64Array,
   mark: Uint8Array,
 ): void {
-  const size = live.length;
+  const size = inFlight.length;
   let bad = "";
   let k = 0;
   for (let i = from; k < count; k++, i = i + 1 === slots.length ? 0 : i + 1) {
     const s = slots[i]!;
-    if (!(s < size) || live[s] !== 0 || mark[s] !== 0) {
+    if (!(s < size) || inFlight[s] !== 0 || mark[s] !== 0) {
       bad = `slot ${s} is out of range or already in flight`;
       break;
     }

@@ -102,7 +102,7 @@ export class PackedQueue implements Virtqueue {
   #added = 0; // slots made available since the last kick
   #batchHeadPos = 0; // first slot of the unpublished batch; its flags wait for kick()
   #batchHeadFlags = 0;
-  #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
+  #publishedSeq = 1; // buffers with a lower sequence number are visible to the device
   #interrupts = true;
   #skipTarget = -1;
   #skipLen = 0;
@@ -166,7 +166,7 @@ export class PackedQueue implements Virtqueue {
   addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void {
     if (this.#error) throw this.#error;
     if (!this.#slotMode) this.#enterSlotMode();
-    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
+    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.mark[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
     if (this.#bulk && iova !== this.#bulk.base + slot * this.#bulk.stride) {
@@ -216,12 +216,12 @@ export class PackedQueue implements Virtqueue {
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      this.#inOrderSlots.add(this, bulk, this.#buffers.live, slots, from, count, lens);
+      this.#inOrderSlots.add(this, bulk, this.#buffers.mark, slots, from, count, lens);
       return;
     }
     if (count <= 0) return;
     const size = this.size, stride = bulk.stride;
-    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
+    const mark = this.#buffers.mark, writable = this.#buffers.writable;
     const desc32 = this.#desc32, desc16 = this.#desc16, lo = this.#slotLo, hi = this.#slotHi;
     const dw = bulk.deviceWritable;
     const writeFlag = dw ? VIRTQ_PACKED_F_WRITE : 0;
@@ -235,8 +235,8 @@ export class PackedQueue implements Virtqueue {
       if (++i === cap) i = 0;
       const len = lens[s]!;
       // A slot not in flight means a free ring slot: one descriptor per buffer.
-      if (!(s < size) || live[s] !== 0 || len > stride) {
-        const what = s < size && live[s] === 0
+      if (!(s < size) || mark[s] !== 0 || len > stride) {
+        const what = s < size && mark[s] === 0
           ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
           : `slot ${s} is out of range or already in flight`;
         this.#undoSlots(slots, from, k, this.#nextAvail, this.#availWrap, this.#added === 0);
@@ -258,8 +258,7 @@ export class PackedQueue implements Virtqueue {
         desc32[w + 3] = s | (flags << 16);
       }
       if (dw && writable[s] !== len) writable[s] = len;
-      live[s] = 1;
-      seq[s] = nextSeq++;
+      mark[s] = nextSeq++;
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
@@ -284,7 +283,7 @@ export class PackedQueue implements Virtqueue {
     headInCall: boolean,
   ): void {
     for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
-      this.#buffers.live[slots[i]!] = 0;
+      this.#buffers.mark[slots[i]!] = 0;
       // §2.8.1: the descriptors written so far carry this lap's AVAIL flags (all but a batch
       // head, whose flags wait for kick); give them back the look of a slot used in the last
       // lap (AVAIL = USED = !wrap), which the device does not take, before anything after
@@ -305,8 +304,8 @@ export class PackedQueue implements Virtqueue {
     if (bulk === undefined) throw new RangeError("pollSlots needs useSlots first");
     if (this.#inOrder) return this.#inOrderSlots.poll(this, slots, at, max, usedLens);
     const size = this.size, cap = slots.length;
-    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
-    const desc32 = this.#desc32, desc16 = this.#desc16, publishedSeq = this.#publishedSeq;
+    const mark = this.#buffers.mark, writable = this.#buffers.writable;
+    const desc32 = this.#desc32, publishedSeq = this.#publishedSeq;
     const dw = bulk.deviceWritable;
     // Only published slots are looked at: an unpublished batch's first flags are stale.
     const published = size - this.#freeSlots - this.#added;
@@ -314,8 +313,12 @@ export class PackedQueue implements Virtqueue {
     let pos = this.#lastUsed, wrap = this.#usedWrap;
     let n = 0, j = at;
     while (n < limit) {
-      // §2.8.22: flags first (acquire; see the module doc for the plain load), then id, len.
-      const f = LOADS_ORDERED ? desc16[(pos << 3) + 7]! : Atomics.load(desc16, (pos << 3) + 7);
+      // §2.8.22: flags first (acquire; see the module doc for the plain load), then len. The
+      // id comes in the same 4-byte load as the flags: the device wrote it before them, so a
+      // load that sees the new flags sees the new id.
+      const w3 = (pos << 2) + 3;
+      const idFlags = LOADS_ORDERED ? desc32[w3]! : Atomics.load(desc32, w3);
+      const f = idFlags >>> 16;
       const avail = (f >>> 7) & 1;
       if (avail !== wrap) {
         // §2.8.1: a slot we made available in this lap cannot lose its AVAIL bit.
@@ -325,18 +328,19 @@ export class PackedQueue implements Virtqueue {
         );
       }
       if (f >>> 15 !== wrap) break; // still the device's
-      const id = desc16[(pos << 3) + 6]!;
+      const id = idFlags & 0xffff;
       const len = desc32[(pos << 2) + 2]!;
-      if (!(id < size) || live[id] === 0) {
+      const m = id < size ? mark[id]! : 0; // 0: out of range or not in flight
+      if (m === 0) {
         this.#fail(`used buffer id ${id} is ${id >= size ? "out of range" : "not in flight"}`);
       }
-      if (seq[id]! >= publishedSeq) this.#fail(`used buffer id ${id} was not made available yet`);
+      if (m >= publishedSeq) this.#fail(`used buffer id ${id} was not made available yet`);
       if (len > (dw ? writable[id]! : 0)) {
         this.#fail(
           `used len ${len} for id ${id} exceeds its ${dw ? writable[id] : 0} writable bytes`,
         );
       }
-      live[id] = 0;
+      mark[id] = 0;
       slots[j] = id;
       if (++j === cap) j = 0;
       if (usedLens !== undefined) usedLens[id] = len;
@@ -556,10 +560,10 @@ export class PackedQueue implements Virtqueue {
       if (!this.#isUsed(Atomics.load(this.#desc16, (pos << 3) + 7))) break;
       const id = this.#desc16[(pos << 3) + 6]!;
       const len = this.#desc32[(pos << 2) + 2]!;
-      if (id >= this.size || buffers.live[id] === 0) {
+      if (id >= this.size || buffers.mark[id] === 0) {
         this.#fail(`used buffer id ${id} is ${id >= this.size ? "out of range" : "not in flight"}`);
       }
-      if (buffers.seq[id]! >= this.#publishedSeq) {
+      if (buffers.mark[id]! >= this.#publishedSeq) {
         this.#fail(`used buffer id ${id} was not made available yet`);
       }
       if (len > buffers.writable[id]!) {

@@ -25,27 +25,28 @@ export class BufferStates {
   readonly writable: Float64Array;
   /** Descriptors the buffer occupies (split: chain length; packed: ring slots). */
   readonly descCount: Uint16Array;
-  /** 1 while the buffer is in flight (made available, not yet collected). */
-  readonly live: Uint8Array;
+  /**
+   * 0 while the id is free; while its buffer is in flight (made available, not yet
+   * collected), that buffer's sequence number (≥ 1: the n-th made available). One array for
+   * both facts, so the hot paths store and load once per buffer.
+   */
+  readonly mark: Float64Array;
   /** Ids in the order they were made available — what IN_ORDER completion follows. */
   readonly order: Uint16Array;
   orderHead = 0;
   orderCount = 0;
   /** Buffers in flight. */
   count = 0;
-  /** Sequence number of each id's buffer (the n-th made available). */
-  readonly seq: Float64Array;
-  /** Sequence number the next buffer gets. kick() publishes everything below it. */
-  nextSeq = 0;
+  /** Sequence number the next buffer gets (from 1). kick() publishes everything below it. */
+  nextSeq = 1;
 
   /** `trackOrder` only with IN_ORDER: there completions never leave holes in `order`. */
   constructor(readonly size: number, readonly trackOrder: boolean) {
     this.token = new Uint32Array(size);
     this.writable = new Float64Array(size);
     this.descCount = new Uint16Array(size);
-    this.live = new Uint8Array(size);
+    this.mark = new Float64Array(size);
     this.order = new Uint16Array(size);
-    this.seq = new Float64Array(size);
   }
 
   /** Records a buffer made available under `id`. */
@@ -53,8 +54,7 @@ export class BufferStates {
     this.token[id] = token;
     this.writable[id] = writable;
     this.descCount[id] = descs;
-    this.live[id] = 1;
-    this.seq[id] = this.nextSeq++;
+    this.mark[id] = this.nextSeq++;
     this.count++;
     if (this.trackOrder) {
       this.order[(this.orderHead + this.orderCount) % this.size] = id;
@@ -64,7 +64,7 @@ export class BufferStates {
 
   /** Marks `id` collected. With trackOrder, `id` must be {@link oldest}. */
   finish(id: number): void {
-    this.live[id] = 0;
+    this.mark[id] = 0;
     this.count--;
     if (this.trackOrder) {
       this.orderHead = this.orderHead + 1 === this.size ? 0 : this.orderHead + 1;

@@ -93,7 +93,7 @@ export class SplitQueue implements Virtqueue {
   #bulk: SlotLayout | undefined;
   #availIdx = 0; // next avail.idx value (free-running u16)
   #published = 0; // avail.idx last stored to memory
-  #publishedSeq = 0; // buffers with a lower sequence number are visible to the device
+  #publishedSeq = 1; // buffers with a lower sequence number are visible to the device
   #lastUsed = 0; // used.idx value up to which entries were consumed
   #interrupts = true;
   #skipTarget = -1; // IN_ORDER: batch completion still being handed out
@@ -164,7 +164,7 @@ export class SplitQueue implements Virtqueue {
   addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void {
     if (this.#error) throw this.#error;
     if (!this.#slotMode) this.#enterSlotMode();
-    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.live[slot] !== 0) {
+    if (!(slot >>> 0 === slot && slot < this.size) || this.#buffers.mark[slot] !== 0) {
       throw new RangeError(`slot ${slot} is out of range or already in flight`);
     }
     if (this.#bulk && iova !== this.#bulk.base + slot * this.#bulk.stride) {
@@ -218,12 +218,12 @@ export class SplitQueue implements Virtqueue {
     const cap = slots.length;
     if (this.#inOrder) {
       // IN_ORDER keeps the order of every buffer (BufferStates.order): the one-by-one path.
-      this.#inOrderSlots.add(this, bulk, this.#buffers.live, slots, from, count, lens);
+      this.#inOrderSlots.add(this, bulk, this.#buffers.mark, slots, from, count, lens);
       return;
     }
     if (!(count > 0)) return;
     const size = this.size, mask = this.#mask, stride = bulk.stride;
-    const live = this.#buffers.live, seq = this.#buffers.seq, writable = this.#buffers.writable;
+    const mark = this.#buffers.mark, writable = this.#buffers.writable;
     const desc32 = this.#desc32, descLen = this.#descWord2, avail16 = this.#avail16;
     const dw = bulk.deviceWritable;
     let a = this.#availIdx;
@@ -233,8 +233,8 @@ export class SplitQueue implements Virtqueue {
       const s = slots[i]!;
       if (++i === cap) i = 0;
       const len = lens[s]!;
-      if (!(s < size) || live[s] !== 0 || len > stride) {
-        const what = s < size && live[s] === 0
+      if (!(s < size) || mark[s] !== 0 || len > stride) {
+        const what = s < size && mark[s] === 0
           ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
           : `slot ${s} is out of range or already in flight`;
         this.#undoSlots(slots, from, k);
@@ -246,8 +246,7 @@ export class SplitQueue implements Virtqueue {
         descLen[s] = len;
         writable[s] = dw ? len : 0;
       }
-      live[s] = 1;
-      seq[s] = nextSeq++;
+      mark[s] = nextSeq++;
       // §2.7.13.2: the head goes into the next avail.ring entry; kick() publishes the idx.
       avail16[AVAIL_RING / 2 + (a & mask)] = s;
       a = (a + 1) & 0xffff;
@@ -261,7 +260,7 @@ export class SplitQueue implements Virtqueue {
   /** Un-marks the first `k` slots of a failed addSlots (their ring entries stay unpublished). */
   #undoSlots(slots: Uint32Array, from: number, k: number): void {
     for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {
-      this.#buffers.live[slots[i]!] = 0;
+      this.#buffers.mark[slots[i]!] = 0;
     }
   }
 
@@ -284,7 +283,7 @@ export class SplitQueue implements Virtqueue {
     }
     const n = pending < max ? pending : max;
     const size = this.size, mask = this.#mask, cap = slots.length;
-    const live = this.#buffers.live, seq = this.#buffers.seq, descLen = this.#descWord2;
+    const mark = this.#buffers.mark, descLen = this.#descWord2;
     const used32 = this.#used32, publishedSeq = this.#publishedSeq;
     const dw = bulk.deviceWritable;
     let last = this.#lastUsed;
@@ -295,16 +294,17 @@ export class SplitQueue implements Virtqueue {
       const len = used32[e + 1]!;
       last = (last + 1) & 0xffff;
       // Everything in a used element is the device's word: check it before use.
-      if (!(id < size) || live[id] === 0) {
+      const m = id < size ? mark[id]! : 0; // 0: out of range or not in flight
+      if (m === 0) {
         this.#fail(`used id ${id} is ${id >= size ? "out of range" : "not in flight"}`);
       }
-      if (seq[id]! >= publishedSeq) this.#fail(`used id ${id} was not made available yet`);
+      if (m >= publishedSeq) this.#fail(`used id ${id} was not made available yet`);
       if (len > (dw ? descLen[id]! : 0)) {
         this.#fail(
           `used len ${len} for id ${id} exceeds its ${dw ? descLen[id] : 0} writable bytes`,
         );
       }
-      live[id] = 0;
+      mark[id] = 0;
       slots[j] = id;
       if (++j === cap) j = 0;
       if (usedLens !== undefined) usedLens[id] = len;
@@ -470,10 +470,10 @@ export class SplitQueue implements Virtqueue {
       const id = used32[e]!;
       const len = used32[e + 1]!;
       consumed++;
-      if (id >= this.size || buffers.live[id] === 0) {
+      if (id >= this.size || buffers.mark[id] === 0) {
         this.#fail(`used id ${id} is ${id >= this.size ? "out of range" : "not in flight"}`);
       }
-      if (buffers.seq[id]! >= this.#publishedSeq) {
+      if (buffers.mark[id]! >= this.#publishedSeq) {
         this.#fail(`used id ${id} was not made available yet`);
       }
       if (len > buffers.writable[id]!) {
