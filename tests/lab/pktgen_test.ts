@@ -16,6 +16,7 @@ import { readPcap } from "../../lib/pktgen/pcap.ts";
 import { FrameWriter } from "../../lib/pktgen/frame.ts";
 import { parseRange } from "../../lib/pktgen/flows.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
+import { sections, tsharkStatuses } from "./helpers.ts";
 
 const SCRIPT = `
 mark() { echo "@@$1"; }
@@ -44,48 +45,6 @@ for d in 06.0 05.0; do
   virtio pktgen 0000:00:$d -d 6 --json --interval 1 --quiet; echo "@@rc $?"
 done
 `;
-
-/** Splits the guest's stdout at `@@name` markers; `@@rc N` lines become `rc`. */
-function sections(stdout: string): Map<string, { lines: string[]; rc?: number }> {
-  const out = new Map<string, { lines: string[]; rc?: number }>();
-  let cur = { lines: [] as string[] } as { lines: string[]; rc?: number };
-  for (const line of stdout.split("\n")) {
-    const rc = /^@@rc (\d+)$/.exec(line);
-    if (rc) cur.rc = Number(rc[1]);
-    else if (line.startsWith("@@")) out.set(line.slice(2), cur = { lines: [] });
-    else if (line.trim()) cur.lines.push(line);
-  }
-  return out;
-}
-
-function tsharkStatuses(pcap: Uint8Array, filter: string): string[] {
-  const file = Deno.makeTempFileSync({ suffix: ".pcap" });
-  try {
-    Deno.writeFileSync(file, pcap);
-    const r = new Deno.Command("tshark", {
-      args: [
-        "-r",
-        file,
-        "-o",
-        "udp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-Y",
-        filter,
-        "-T",
-        "fields",
-        "-e",
-        "ip.checksum.status",
-        "-e",
-        "udp.checksum.status",
-      ],
-    }).outputSync();
-    assert.ok(r.success, new TextDecoder().decode(r.stderr));
-    return new TextDecoder().decode(r.stdout).trim().split("\n").filter((l) => l);
-  } finally {
-    Deno.removeSync(file);
-  }
-}
 
 Deno.test("lab: virtio pktgen on real NICs — bytes, loss, rate, rx pcap, SIGINT", async (t) => {
   const r = await runInLab({
