@@ -147,6 +147,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
   let lastRxNs = start;
   let stopReason: StopReason = "count";
   let lastTurn = start, maxGap = 0;
+  let txFirst = 0;
   let error: string | undefined;
 
   const progress = (now: number): number | undefined => {
@@ -198,8 +199,11 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
       }
       if (!txDone) {
         let blocked = true;
-        for (let i = 0; i < tx.length; i++) {
-          const s = tx[i]!;
+        // Each turn starts at the next stream, so a pacer's or a count's last grant of a turn
+        // does not always go short on the same queue.
+        if (++txFirst === tx.length) txFirst = 0;
+        for (let t = 0; t < tx.length; t++) {
+          const s = tx[t + txFirst < tx.length ? t + txFirst : t + txFirst - tx.length]!;
           const q = s.queue;
           // Lazy reclaim: only when a batch no longer fits (the last flush is behind us).
           if (q.freeSlots < batch) q.reclaim();
