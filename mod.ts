@@ -170,6 +170,7 @@ export {
   type Expectations,
   type FlowInfo,
   type NetPort,
+  type QueuePairCounts,
   runSession,
   type SessionDeps,
   type SessionResult,

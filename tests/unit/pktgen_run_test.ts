@@ -74,6 +74,7 @@ for (const format of ["split", "packed"] as const) {
       { publishes: 1, notifications: 1 },
       "rx: the initial fill",
     );
+    assert.deepEqual(r.tx!.queues, [{ tx: 700, rx: 0 }], "one queue pair sent every frame");
   });
 
   Deno.test(`pktgen run (${format}): loopback counts every frame once, with latency`, async () => {

@@ -76,12 +76,18 @@ export function summaryText(r: SessionResult, color = false): string {
       }`,
     );
   }
+  if (r.tx && r.tx.queues.length > 1) {
+    lines.push(`  tx queues  ${r.tx.queues.map((q) => q.tx).join(" / ")} frames`);
+  }
   if (r.rx) {
     lines.push(
       `  rx         ${s.rx.packets} packets, ${s.rx.bytes} bytes, ${formatPps(s.rx.pps)}, ${
         formatBps(s.rx.bps)
       }`,
     );
+    if (r.rx.queues.length > 1) {
+      lines.push(`  rx queues  ${r.rx.queues.map((q) => q.rx).join(" / ")} frames`);
+    }
     const kinds = Object.entries(s.rx.errorsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
     lines.push(`  rx errors  ${s.rx.errors}${kinds ? ` (${kinds})` : ""}`);
     const loss = `${s.rx.lost} lost (${(s.rx.lossRatio * 100).toFixed(3)}%)`;

@@ -79,6 +79,20 @@ export interface DeviceInfo {
    * (§2.7.10, §2.8.10) saved. Read when the result is built.
    */
   doorbells: { tx: DoorbellCounts; rx: DoorbellCounts };
+  /**
+   * Per queue pair, in queue order: frames handed to its transmit queue and frames its
+   * receive queue took from the device (valid or not) — how the traffic spread over the
+   * queues (VIRTIO_NET_F_MQ: the device picks the receive queue, §5.1.6.5.6).
+   */
+  queues: QueuePairCounts[];
+}
+
+/** One queue pair's frame counts. */
+export interface QueuePairCounts {
+  /** Frames sent on this pair's transmit queue. */
+  tx: number;
+  /** Frames received on this pair's receive queue. */
+  rx: number;
 }
 
 /** How often a direction's queues published buffers and rang the doorbell. */
@@ -147,6 +161,7 @@ export function deviceInfo(p: NetPort): DeviceInfo {
       tx: doorbells(p.net.pairs.map((q) => q.tx.queue.stats)),
       rx: doorbells(p.net.pairs.map((q) => q.rx.queue.stats)),
     },
+    queues: p.net.pairs.map((q) => ({ tx: q.tx.packets, rx: q.rx.packets })),
   };
 }
 
