@@ -65,7 +65,8 @@ Device:
   -q, --queues N          queue pairs (needs VIRTIO_NET_F_MQ; PEER uses as many), one flow id
                           per transmit queue. One loop on one thread serves them round-robin:
                           this spreads the device's work, not ours — the JS side stays on one
-                          core. (QEMU hubport backends have one queue: the lab cannot use it.)
+                          core. The summary counts frames per queue (how the device spread
+                          what it delivered). Try it: virtio lab -d mq (two 4-pair NICs)
       --force             take the device even when it looks in use
 
 Output:

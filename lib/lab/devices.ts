@@ -24,6 +24,12 @@ export interface LabDevice {
   readonly given: Readonly<Record<string, string | number | boolean>>;
   /** Needs the vIOMMU (q35 intel-iommu) present. */
   readonly needsIommu?: boolean;
+  /**
+   * The backend is a multiqueue tap (`ifname`, `queues` queue pairs) that the lab creates in
+   * a network namespace of its own, as a port of one bridge there: every tap NIC receives
+   * what the others send, through the host kernel's bridge.
+   */
+  readonly tap?: { readonly ifname: string; readonly queues: number };
 }
 
 /** "0000:00:SS.0" for a slot. */
@@ -57,6 +63,37 @@ function nic(
     virtioType: 1,
     modules: ["virtio_net"],
     given: { mac: mac(slot), ...extra },
+  };
+}
+
+/** How many queue pairs a lab multiqueue NIC has. */
+export const MQ_QUEUE_PAIRS = 4;
+
+/**
+ * A modern NIC with {@link MQ_QUEUE_PAIRS} queue pairs on a multiqueue tap (QEMU's hub ports
+ * have one queue, so MQ needs a real backend). QEMU's own virtio-net serves the queues
+ * (`vhost=off`: our hosts have no vhost-net); the tap spreads what it delivers over its
+ * queues by flow hash.
+ */
+function mqNic(name: string, slot: number): LabDevice {
+  const id = `hp${slot}`;
+  const ifname = `vlt${slot.toString(16)}`;
+  const q = MQ_QUEUE_PAIRS;
+  return {
+    name,
+    slot,
+    args: [
+      "-netdev",
+      `tap,id=${id},ifname=${ifname},script=no,downscript=no,queues=${q},vhost=off`,
+      "-device",
+      `virtio-net-pci,netdev=${id},mac=${mac(slot)},addr=${slot.toString(16)}` +
+      `,disable-legacy=on,mq=on,vectors=${2 * q + 2}`,
+    ],
+    pciDeviceId: 0x1041,
+    virtioType: 1,
+    modules: ["virtio_net"],
+    given: { mac: mac(slot), maxQueuePairs: q },
+    tap: { ifname, queues: q },
   };
 }
 
@@ -97,6 +134,8 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
       ),
       needsIommu: true,
     },
+    mqNic("net-mq-a", 0x12),
+    mqNic("net-mq-b", 0x13),
     {
       name: "blk",
       slot: 0x0a,
@@ -186,6 +225,7 @@ export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
     "input",
   ],
   vfio: ["net-vfio", "net-vfio-packed", "net-peer"],
+  mq: ["net-mq-a", "net-mq-b"],
   none: [],
 };
 

@@ -12,6 +12,7 @@ import { parseModulesDep, resolveModules } from "./modules.ts";
 import { Qmp } from "./qmp.ts";
 import { type Accel, chooseAccel } from "./accel.ts";
 import { stage2Script } from "./stage2.ts";
+import { createTapNamespace, type TapCapture, type TapNamespace } from "./netns.ts";
 
 /** How to run a lab VM: devices, the guest command, QEMU extras, limits and sizes. */
 export interface LabOptions {
@@ -147,10 +148,12 @@ function qemuCommandLine(
   // A hub port with no peer device: frames sent to it are dropped, so a NIC transmitting
   // alone is never back-pressured after one ring (LAB-NOTES: QEMU stops transmit when
   // nothing on the hub can receive).
-  if (devices.some((d) => d.virtioType === 1)) args.push("-netdev", "hubport,id=sink,hubid=0");
+  if (devices.some((d) => d.virtioType === 1 && !d.tap)) {
+    args.push("-netdev", "hubport,id=sink,hubid=0");
+  }
   for (const name of o.capture ?? []) {
-    const d = devices.find((x) => x.name === name);
-    if (!d) throw new VirtioError(`cannot capture '${name}': not among the lab devices`);
+    const d = captured(devices, name);
+    if (d.tap) continue; // dumpcap on the tap (startLab): filter-dump takes no multiqueue netdev
     args.push(
       "-object",
       `filter-dump,id=dump${d.slot},netdev=hp${d.slot},file=${runDir}/${name}.pcap` +
@@ -159,6 +162,12 @@ function qemuCommandLine(
   }
   args.push(...(o.qemuArgs ?? []));
   return args;
+}
+
+function captured(devices: readonly LabDevice[], name: string): LabDevice {
+  const d = devices.find((x) => x.name === name);
+  if (!d) throw new VirtioError(`cannot capture '${name}': not among the lab devices`);
+  return d;
 }
 
 /** Starts a lab VM. Prefer {@link runInLab} unless the test acts during the run. */
@@ -200,15 +209,31 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
   );
   const args = qemuCommandLine(kernel, initrd, runDir, devices, o, accel);
   let child: Deno.ChildProcess;
+  let netns: TapNamespace | undefined;
+  const tapCaptures: TapCapture[] = [];
+  const stopTapCaptures = () => Promise.all(tapCaptures.splice(0).map((c) => c.stop()));
   try {
-    child = new Deno.Command("qemu-system-x86_64", {
-      args,
+    const taps = devices.flatMap((d) => d.tap ? [d.tap.ifname] : []);
+    if (taps.length > 0) netns = await createTapNamespace(taps);
+    for (const name of o.capture ?? []) {
+      const d = captured(devices, name);
+      if (!d.tap || !netns) continue;
+      const from = o.captureSentOnly ? String(d.given.mac) : undefined;
+      tapCaptures.push(await netns.capture(d.tap.ifname, `${runDir}/${name}.pcap`, from));
+    }
+    const argv = netns
+      ? netns.wrap(["qemu-system-x86_64", ...args])
+      : ["qemu-system-x86_64", ...args];
+    child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
   } catch (e) {
+    await stopTapCaptures();
     await Deno.remove(runDir, { recursive: true });
+    await netns?.[Symbol.asyncDispose]();
     if (e instanceof Deno.errors.NotFound) {
       throw new VirtioError("qemu-system-x86_64 is not installed", {
         hint: "run the project's setup (./run setup) or apt-get install qemu-system-x86",
@@ -255,6 +280,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
     try {
       const status = await child.status;
       await pumping;
+      await stopTapCaptures();
       clearTimeout(timer);
       const share = `${runDir}/share`;
       if (timedOut) {
@@ -288,7 +314,9 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
     } finally {
       clearTimeout(timer);
       if (qmpClient) await (await qmpClient.catch(() => undefined))?.[Symbol.asyncDispose]();
+      await stopTapCaptures();
       await Deno.remove(runDir, { recursive: true }).catch(() => {});
+      await netns?.[Symbol.asyncDispose]();
     }
   })();
   result.catch(() => {}); // handled by whoever awaits it
