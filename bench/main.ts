@@ -1,11 +1,11 @@
 /**
- * `deno task bench [--quick] [--only probe,frames,queue,engine,rates,memory] [--json]`
+ * `deno task bench [--quick] [--only probe,frames,queue,engine,rates,memory,scaling] [--json]`
  *
  * Runs the benchmarks and prints their figures (a table per piece, or one JSON document).
  * Benchmarks measure; they never assert a speed. See bench/README.md for what each figure
- * means. The lab pieces (probe's guest half, rates, memory) boot QEMU guests: two boots in
- * all (probe set; NICs for rates + memory), about twelve minutes on a quiet host (the rates
- * run each tool in two interleaved rounds; one with --quick).
+ * means. The lab pieces (probe's guest half, rates, memory, scaling) boot QEMU guests: three
+ * boots in all (probe set; NICs for rates + memory; mq + NICs for scaling), about seventeen
+ * minutes on a quiet host (the rates run each tool in two interleaved rounds; one with --quick).
  *
  * @module
  */
@@ -13,8 +13,9 @@ import { parseArgs } from "node:util";
 import { benchProbeGuest, benchProbeHost, probeText } from "./probe_bench.ts";
 import { benchLabRates, labRatesText } from "./lab_rates.ts";
 import { type EngineBenchRow, engineText } from "./engine_bench.ts";
+import { benchLabScaling, labScalingText } from "./lab_scaling.ts";
 
-const PIECES = ["probe", "frames", "queue", "engine", "rates", "memory"] as const;
+const PIECES = ["probe", "frames", "queue", "engine", "rates", "memory", "scaling"] as const;
 type Piece = typeof PIECES[number];
 
 const { values } = parseArgs({
@@ -150,6 +151,20 @@ if (wanted("rates") || wanted("memory")) {
   } catch (e) {
     results.rates = { error: errorText(e) };
     say(`rates: not measured: ${errorText(e)}`);
+  }
+}
+
+if (wanted("scaling")) {
+  progress(
+    `bench: what scales — queue pairs, a second core (one boot; ${quick ? "~2" : "~5"} min) ...`,
+  );
+  try {
+    const r = await benchLabScaling({ quick, log: progress });
+    results.scaling = r;
+    say(labScalingText(r));
+  } catch (e) {
+    results.scaling = { error: errorText(e) };
+    say(`scaling: not measured: ${errorText(e)}`);
   }
 }
 
