@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { checkAgainstDevice } from "../../lib/pktgen/run/options.ts";
 import { runSession, type SessionDeps } from "../../lib/pktgen/run/session.ts";
+import { summaryJson, summaryText } from "../../lib/pktgen/run/report.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
 import { wireSize } from "../../lib/pktgen/sizes.ts";
 import { fakeTime, pktgenOptions, simPort } from "./pktgen_sim_port.ts";
@@ -281,8 +282,53 @@ Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", asyn
     },
   });
   assert.ok(r.maxPauseNs >= 200e6, `${r.maxPauseNs}`);
+  // That one gap is the run's pause time.
+  assert.ok(r.pausedNs >= 200e6 && r.pausedNs < 205e6, `${r.pausedNs}`);
   const pps = r.summary.tx.packets / 2;
   assert.ok(Math.abs(pps - 20_000) / 20_000 < 0.02, `${pps} pps`);
+});
+
+Deno.test("pktgen run: the pacer's own sleeps are not pauses", async () => {
+  const { sim, port } = simPort("split", { loopback: false });
+  const t = fakeTime();
+  let sleeps = 0;
+  const o = pktgenOptions(["00:04.0", "--rate", "100", "--duration", "1", "--quiet"]);
+  const r = await runSession(o, { tx: port }, {
+    signal: new AbortController().signal,
+    clock: t.clock,
+    sleep: (ms) => {
+      if (ms > 0) sleeps++;
+      return t.sleep(ms);
+    },
+    tick: () => sim.step(),
+  });
+  assert.ok(sleeps > 500, `the pacer slept ${sleeps} times`);
+  assert.equal(r.pausedNs, 0);
+  assert.ok(Math.abs(r.summary.tx.packets - 100) <= 2, `${r.summary.tx.packets} packets`);
+});
+
+Deno.test("pktgen run: gaps over 1 ms between loop turns add up in pausedNs and the summary", async () => {
+  const { sim, port } = simPort("split", { loopback: false });
+  const t = fakeTime(20_000); // 20 µs per clock reading: a few hundred turns, not millions
+  let turns = 0;
+  const o = pktgenOptions(["00:04.0", "--duration", "0.2", "--quiet"]);
+  const r = await runSession(o, { tx: port }, {
+    signal: new AbortController().signal,
+    clock: t.clock,
+    sleep: t.sleep,
+    tick: () => {
+      sim.step();
+      turns++;
+      if (turns % 50 === 0 && turns <= 500) t.sleep(2); // ten 2-ms gaps: counted
+      if (turns % 50 === 25 && turns <= 500) t.sleep(0.5); // ten 0.5-ms gaps: too short
+    },
+  });
+  assert.ok(r.pausedNs >= 20e6 && r.pausedNs < 21e6, `${r.pausedNs}`);
+  assert.equal(JSON.parse(summaryJson(r)).pausedNs, r.pausedNs);
+  assert.match(
+    summaryText(r),
+    /loop {7}paused 10% of the run in gaps over 1 ms, up to 2(\.\d+)? ms/,
+  );
 });
 
 Deno.test("pktgen run: IPv6 flows with ranges loop back valid, one flow, no loss", async () => {

@@ -104,6 +104,13 @@ export interface EngineResult {
   linkEvents: LinkEvent[];
   /** Longest time between two loop turns (ns). */
   maxPauseNs: number;
+  /**
+   * Time in gaps of more than {@link PAUSE_NS} between two loop turns, summed (ns), not
+   * counting the sleeps the pacer asked for: how long the loop did not poll (its yields, GC,
+   * and a vCPU the host did not run). A large share of the run means the rates say more about
+   * the host than about the device.
+   */
+  pausedNs: number;
 }
 
 /**
@@ -119,6 +126,8 @@ const YIELD_NS = 50e6;
 export const PACER_BURST_NS = 250e6;
 /** Largest sleep while waiting for the pacer, so receive queues are still served. */
 const MAX_PACE_SLEEP_MS = 1;
+/** A gap between two loop turns longer than this counts in `pausedNs`. */
+export const PAUSE_NS = 1e6;
 
 export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
   const { tx, rx, batch, clock } = spec;
@@ -146,7 +155,9 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
   let blockedSince = 0;
   let lastRxNs = start;
   let stopReason: StopReason = "count";
-  let lastTurn = start, maxGap = 0;
+  let lastTurn = start, maxGap = 0, paused = 0;
+  // The end of the last pacer sleep: pausedNs counts a gap from there, not from lastTurn.
+  let pacedUntil = 0;
   let txFirst = 0;
   let error: string | undefined;
 
@@ -183,6 +194,8 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
       // The longest the loop went without a turn (yields, GC, a busy host): when it exceeds
       // the pacer's bank, the asked rate could not hold and the summary says so.
       if (now - lastTurn > maxGap) maxGap = now - lastTurn;
+      const gap = now - (pacedUntil > lastTurn ? pacedUntil : lastTurn);
+      if (gap > PAUSE_NS) paused += gap;
       lastTurn = now;
       let busy = false;
 
@@ -322,7 +335,10 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
         nextYield = clock() + YIELD_NS;
       } else if (!busy && pacer !== undefined && !txDone) {
         const wait = pacer.waitNs(meanBits);
-        if (wait > SLEEP_THRESHOLD_NS) await spec.sleep(MAX_PACE_SLEEP_MS);
+        if (wait > SLEEP_THRESHOLD_NS) {
+          await spec.sleep(MAX_PACE_SLEEP_MS);
+          pacedUntil = clock();
+        }
       }
     }
   } catch (e) {
@@ -338,6 +354,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
     sent,
     stopReason,
     maxPauseNs: maxGap,
+    pausedNs: paused,
     ...(error !== undefined ? { error } : {}),
     snapshots,
     linkEvents,

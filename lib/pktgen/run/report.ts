@@ -6,7 +6,7 @@
  */
 import { formatBps, formatLiveLine, formatNs, formatPps, type IntervalSnapshot } from "../stats.ts";
 import type { SessionResult } from "./session.ts";
-import { PACER_BURST_NS } from "./engine.ts";
+import { PACER_BURST_NS, PAUSE_NS } from "./engine.ts";
 
 export const PKTGEN_SCHEMA = "virtio-pktgen/1";
 
@@ -39,6 +39,7 @@ export function summaryJson(r: SessionResult): string {
     summary: r.summary,
     linkEvents: r.linkEvents,
     maxPauseNs: r.maxPauseNs,
+    pausedNs: r.pausedNs,
   };
   return JSON.stringify(doc, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v));
 }
@@ -105,9 +106,12 @@ export function summaryText(r: SessionResult, color = false): string {
       } p99 ${formatNs(l.p99Ns)} max ${formatNs(l.maxNs)} (${l.count} samples)`,
     );
   }
-  if (r.maxPauseNs > 50e6) {
+  const pausedShare = s.seconds > 0 ? r.pausedNs / (s.seconds * 1e9) : 0;
+  if (r.maxPauseNs > 50e6 || pausedShare > 0.05) {
     lines.push(
-      `  loop       paused up to ${formatNs(r.maxPauseNs)} at a time (a busy host or GC)${
+      `  loop       paused ${(pausedShare * 100).toFixed(0)}% of the run in gaps over ${
+        formatNs(PAUSE_NS)
+      }, up to ${formatNs(r.maxPauseNs)} at a time (a busy host or GC)${
         r.rate && r.maxPauseNs > PACER_BURST_NS ? `: longer than the pacer catches up on` : ""
       }`,
     );
