@@ -267,19 +267,37 @@ Deno.test("pktgen run: --rx counts valid frames and errors, stops at --count", a
   assert.equal(r.summary.latency, null, "no shared clock in rx mode");
 });
 
-Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", async () => {
+/**
+ * A transmit run on the simulated NIC under a fake clock. `everyTurn(turn, sleep)` runs once per
+ * loop turn (after the device's step) and may stall the loop with `sleep(ms)`; the run's own
+ * sleeps are counted.
+ */
+async function txOnFakeClock(
+  args: string[],
+  everyTurn: (turn: number, sleep: (ms: number) => void) => void = () => {},
+  stepNs?: number,
+) {
   const { sim, port } = simPort("split", { loopback: false });
-  const t = fakeTime();
-  let turns = 0;
-  const o = pktgenOptions(["00:04.0", "--rate", "20k", "--duration", "2", "--quiet"]);
-  const r = await runSession(o, { tx: port }, {
+  const t = fakeTime(stepNs);
+  let turns = 0, sleeps = 0;
+  const r = await runSession(pktgenOptions(["00:04.0", ...args, "--quiet"]), { tx: port }, {
     signal: new AbortController().signal,
     clock: t.clock,
-    sleep: t.sleep,
+    sleep: (ms) => {
+      if (ms > 0) sleeps++;
+      return t.sleep(ms);
+    },
     tick: () => {
       sim.step();
-      if (++turns === 1000) t.sleep(200); // the host descheduled us
+      everyTurn(++turns, t.sleep);
     },
+  });
+  return { r, sleeps };
+}
+
+Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", async () => {
+  const { r } = await txOnFakeClock(["--rate", "20k", "--duration", "2"], (turn, sleep) => {
+    if (turn === 1000) sleep(200); // the host descheduled us
   });
   assert.ok(r.maxPauseNs >= 200e6, `${r.maxPauseNs}`);
   // That one gap is the run's pause time.
@@ -289,40 +307,18 @@ Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", asyn
 });
 
 Deno.test("pktgen run: the pacer's own sleeps are not pauses", async () => {
-  const { sim, port } = simPort("split", { loopback: false });
-  const t = fakeTime();
-  let sleeps = 0;
-  const o = pktgenOptions(["00:04.0", "--rate", "100", "--duration", "1", "--quiet"]);
-  const r = await runSession(o, { tx: port }, {
-    signal: new AbortController().signal,
-    clock: t.clock,
-    sleep: (ms) => {
-      if (ms > 0) sleeps++;
-      return t.sleep(ms);
-    },
-    tick: () => sim.step(),
-  });
+  const { r, sleeps } = await txOnFakeClock(["--rate", "100", "--duration", "1"]);
   assert.ok(sleeps > 500, `the pacer slept ${sleeps} times`);
   assert.equal(r.pausedNs, 0);
   assert.ok(Math.abs(r.summary.tx.packets - 100) <= 2, `${r.summary.tx.packets} packets`);
 });
 
 Deno.test("pktgen run: gaps over 1 ms between loop turns add up in pausedNs and the summary", async () => {
-  const { sim, port } = simPort("split", { loopback: false });
-  const t = fakeTime(20_000); // 20 µs per clock reading: a few hundred turns, not millions
-  let turns = 0;
-  const o = pktgenOptions(["00:04.0", "--duration", "0.2", "--quiet"]);
-  const r = await runSession(o, { tx: port }, {
-    signal: new AbortController().signal,
-    clock: t.clock,
-    sleep: t.sleep,
-    tick: () => {
-      sim.step();
-      turns++;
-      if (turns % 50 === 0 && turns <= 500) t.sleep(2); // ten 2-ms gaps: counted
-      if (turns % 50 === 25 && turns <= 500) t.sleep(0.5); // ten 0.5-ms gaps: too short
-    },
-  });
+  // 20 µs per clock reading: a few thousand turns, not millions.
+  const { r } = await txOnFakeClock(["--duration", "0.2"], (turn, sleep) => {
+    if (turn % 50 === 0 && turn <= 500) sleep(2); // ten 2-ms gaps: counted
+    if (turn % 50 === 25 && turn <= 500) sleep(0.5); // ten 0.5-ms gaps: too short
+  }, 20_000);
   assert.ok(r.pausedNs >= 20e6 && r.pausedNs < 21e6, `${r.pausedNs}`);
   assert.equal(JSON.parse(summaryJson(r)).pausedNs, r.pausedNs);
   assert.match(
