@@ -44,6 +44,8 @@ export interface IntervalSnapshot {
   rx: DirectionStats & { errors: number };
   /** Latency within the interval; null when no timestamps were measured. */
   latency: LatencySummary | null;
+  /** Time within the interval in which the poll loop did not poll (EngineResult.pausedNs). */
+  pausedNs: number;
 }
 
 /** The whole run's numbers. */
@@ -92,6 +94,7 @@ export class RunStats {
   readonly #flows: (SequenceTracker | undefined)[] = [];
   readonly #startNs: number;
   #lastNs: number;
+  #lastPausedNs = 0;
   #last = { tx: 0, txB: 0, rx: 0, rxB: 0, err: 0 };
 
   /** Counters starting at `startNs` (monotonic ns, same clock as later calls). */
@@ -138,8 +141,11 @@ export class RunStats {
     return n;
   }
 
-  /** The numbers since the previous snapshot; starts a new interval. */
-  snapshot(nowNs: number): IntervalSnapshot {
+  /**
+   * The numbers since the previous snapshot; starts a new interval. `pausedTotalNs` is the
+   * loop's pause time since the start of the run; the snapshot has this interval's share.
+   */
+  snapshot(nowNs: number, pausedTotalNs = 0): IntervalSnapshot {
     const dt = (nowNs - this.#lastNs) / 1e9;
     const l = this.#last;
     const err = this.rxErrorCount;
@@ -155,7 +161,9 @@ export class RunStats {
       tx: dir(this.txPackets - l.tx, this.txBytes - l.txB),
       rx: { ...dir(this.rxPackets - l.rx, this.rxBytes - l.rxB), errors: err - l.err },
       latency: this.intervalLatency.count > 0 ? this.intervalLatency.summary() : null,
+      pausedNs: pausedTotalNs - this.#lastPausedNs,
     };
+    this.#lastPausedNs = pausedTotalNs;
     this.#last = {
       tx: this.txPackets,
       txB: this.txBytes,

@@ -27,6 +27,7 @@ export function sampleSnapshots(): IntervalSnapshot[] {
         p99Ns: 40_000 + (i % 3) * 5_000,
         maxNs: 90_000,
       },
+      pausedNs: 0,
     };
   });
 }

@@ -315,12 +315,14 @@ Deno.test("pktgen run: the pacer's own sleeps are not pauses", async () => {
 
 Deno.test("pktgen run: gaps over 1 ms between loop turns add up in pausedNs and the summary", async () => {
   // 20 µs per clock reading: a few thousand turns, not millions.
-  const { r } = await txOnFakeClock(["--duration", "0.2"], (turn, sleep) => {
+  const { r } = await txOnFakeClock(["--duration", "0.2", "--interval", "0.1"], (turn, sleep) => {
     if (turn % 50 === 0 && turn <= 500) sleep(2); // ten 2-ms gaps: counted
     if (turn % 50 === 25 && turn <= 500) sleep(0.5); // ten 0.5-ms gaps: too short
   }, 20_000);
   assert.ok(r.pausedNs >= 20e6 && r.pausedNs < 21e6, `${r.pausedNs}`);
   assert.equal(JSON.parse(summaryJson(r)).pausedNs, r.pausedNs);
+  // Per interval too: all of it in the first of the two, where the gaps were.
+  assert.deepEqual(r.snapshots.map((x) => x.pausedNs), [r.pausedNs, 0]);
   assert.match(
     summaryText(r),
     /loop {7}paused 10% of the run in gaps over 1 ms, up to 2(\.\d+)? ms/,

@@ -105,10 +105,11 @@ export interface EngineResult {
   /** Longest time between two loop turns (ns). */
   maxPauseNs: number;
   /**
-   * Time in gaps of more than {@link PAUSE_NS} between two loop turns, summed (ns), not
-   * counting the sleeps the pacer asked for: how long the loop did not poll (its yields, GC,
-   * and a vCPU the host did not run). A large share of the run means the rates say more about
-   * the host than about the device.
+   * Time in gaps of more than {@link PAUSE_NS} from one loop turn's start to the next, summed
+   * (ns), not counting the sleeps the pacer asked for. Once the JIT has warmed up a turn takes
+   * microseconds, so this is how long the loop did not poll: its yields, GC, a vCPU the host did
+   * not run. In the first seconds it also holds the slow turns of code not yet optimized and
+   * V8's compiler threads taking the loop's CPU.
    */
   pausedNs: number;
 }
@@ -324,7 +325,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
 
       if (now >= nextInterval) {
         checkDevices(now);
-        const snap = stats.snapshot(now);
+        const snap = stats.snapshot(now, paused);
         snapshots.push(snap);
         spec.onInterval?.(snap, progress(now));
         nextInterval += intervalNs;
@@ -347,7 +348,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
     error = e.message;
   }
   const end = clock();
-  const last = stats.snapshot(end);
+  const last = stats.snapshot(end, paused);
   if (last.dt >= spec.intervalS / 4) snapshots.push(last);
   return {
     summary: stats.summary(end, txMode && rx.length > 0 ? sent : undefined),
