@@ -21,6 +21,8 @@ import {
   type PktgenOptions,
 } from "../lib/pktgen/run/options.ts";
 import { type NetPort, runSession } from "../lib/pktgen/run/session.ts";
+import { pinThisThread } from "../lib/sys/affinity.ts";
+import { UsageError } from "../lib/errors.ts";
 import {
   intervalJson,
   liveLine,
@@ -68,6 +70,9 @@ Device:
                           core. The summary counts frames per queue (how the device spread
                           what it delivered). Try it: virtio lab -d mq (two 4-pair NICs)
       --force             take the device even when it looks in use
+      --cpu N             run the poll loop on CPU N: pins this thread only, so V8's
+                          compiler and GC threads do not take the loop's CPU (taskset would
+                          pin them too); default: wherever the kernel puts it
 
 Output:
       --json              final summary as JSON on stdout (schema ${PKTGEN_SCHEMA},
@@ -85,6 +90,16 @@ Expectations:
 
 Exit codes: 0 the run met what was asked, 1 loss above --expect-loss or a device error,
 2 usage error. Ctrl-C stops the run, prints the summary and gives the device back.`;
+
+/** Pins the calling (poll loop) thread to `cpu` until disposed. */
+function pinLoop(cpu: number): Disposable {
+  try {
+    return pinThisThread(cpu);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--cpu ${cpu}: ${e.message}`);
+    throw e;
+  }
+}
 
 /** A device opened for the run; disposing gives it back. */
 export type OpenedPort = NetPort & Disposable;
@@ -135,6 +150,8 @@ export async function runPktgen(
     if (!o.quiet) io.err(`${l}\n`);
   };
   const open = deps.open ?? openPort;
+  // Before any device is touched: a CPU we may not run on is a usage error.
+  using _pinned = o.cpu !== undefined ? pinLoop(o.cpu) : undefined;
   using first = open(o.device, o, log);
   using second = o.peer !== undefined ? open(o.peer, o, log) : undefined;
   const txPort = o.mode === "rx" ? undefined : first;

@@ -38,6 +38,10 @@ const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
   /** int eventfd(unsigned int initval, int flags); */
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask); pid 0 = this thread */
+  sched_getaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+  /** int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask); */
+  sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc functions, typed from {@link SYMBOLS}. */

@@ -10,6 +10,7 @@ import { runPktgen } from "../../commands/pktgen.ts";
 import { readPcap } from "../../lib/pktgen/pcap.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
 import { simPort } from "./pktgen_sim_port.ts";
+import { cpusOf, threadAffinity } from "../../lib/sys/affinity.ts";
 
 function captureIO(signal = new AbortController().signal) {
   const out: string[] = [], err: string[] = [];
@@ -68,6 +69,10 @@ const BAD: [string[], RegExp][] = [
   [["00:04.0", "--plot", "out.png"], /--plot writes an SVG/],
   [["00:04.0", "--bogus"], /Unknown option '--bogus'/],
   [["00:04.0", "--count"], /argument missing/],
+  [["00:04.0", "--cpu", "x"], /--cpu must be an integer/],
+  [["00:04.0", "--cpu", "1024"], /--cpu must be an integer from 0 to 1023/],
+  // Refused before any device is touched (this test runs on the host with the real open).
+  [["00:04.0", "--cpu", "1023"], /--cpu 1023: CPU 1023 is not one this process may run on \(0/],
 ];
 
 Deno.test("pktgen CLI: each bad option is a usage error (exit 2) with one clear line", async () => {
@@ -92,6 +97,25 @@ Deno.test("pktgen CLI: --help documents modes, options, the JSON schema and exit
     assert.ok(c.out().includes(word), word);
   }
   assert.match(c.out(), /JS side stays on one\s+core/);
+});
+
+Deno.test("pktgen CLI: --cpu pins the loop for the run, says so in the JSON, and unpins", async () => {
+  const before = threadAffinity();
+  const cpu = cpusOf(before).at(-1)!;
+  const s = simDeps("split");
+  let during: number[] = [];
+  const c = captureIO();
+  const code = await runPktgen(["00:04.0", "-n", "1000", "--cpu", String(cpu), "--json"], c.io, {
+    ...s.deps,
+    tick: () => {
+      s.deps.tick();
+      if (during.length === 0) during = cpusOf(threadAffinity());
+    },
+  });
+  assert.equal(code, 0, c.err());
+  assert.deepEqual(during, [cpu]);
+  assert.equal(JSON.parse(c.out()).cpu, cpu);
+  assert.deepEqual(threadAffinity(), before);
 });
 
 function simDeps(format: "split" | "packed", lossEvery = 0) {

@@ -13,6 +13,7 @@ import { minFrameBytes } from "../layout.ts";
 import { parseRate, type Rate } from "../pacer.ts";
 import { parseSizes, type SizeSequence, wireSize } from "../sizes.ts";
 import { DEFAULT_SLOT_SIZE } from "../../net/packet_queues.ts";
+import { MAX_CPU } from "../../sys/affinity.ts";
 
 /** What a run does: transmit, receive, or transmit on DEVICE and receive on PEER. */
 export type PktgenMode = "tx" | "rx" | "loopback";
@@ -69,6 +70,8 @@ export interface PktgenOptions {
   access: AccessChoice;
   /** Queue pairs, one flow id per transmit queue. */
   queues: number;
+  /** The CPU to pin the poll loop's thread to; undefined: not pinned. */
+  cpu?: number;
   /** File to save received frames to (pcap). */
   pcap?: string;
   /** Final summary as JSON on stdout. */
@@ -111,6 +114,7 @@ export const PKTGEN_ARGS = {
   "dst-port": { type: "string" },
   ipv6: { type: "boolean" },
   queues: { type: "string", short: "q" },
+  cpu: { type: "string" },
   pcap: { type: "string" },
   json: { type: "boolean" },
   interval: { type: "string" },
@@ -228,6 +232,7 @@ export function buildOptions(values: Values, positionals: string[]): PktgenOptio
   const intervalS = seconds("interval", values.interval, 0.1) ?? 1;
   const expectLoss = int("expect-loss", values["expect-loss"], 0, Number.MAX_SAFE_INTEGER);
   const queues = int("queues", values.queues, 1, 256) ?? 1;
+  const cpu = int("cpu", values.cpu, 0, MAX_CPU);
   const stallS = seconds("stall-timeout", values["stall-timeout"], 0.1) ?? 3;
   if (values.plot !== undefined && !values.plot.endsWith(".svg")) {
     throw new UsageError(`--plot writes an SVG: give a file name ending in .svg`);
@@ -269,6 +274,7 @@ export function buildOptions(values: Values, positionals: string[]): PktgenOptio
   if (values.pcap !== undefined) o.pcap = values.pcap;
   if (values.plot !== undefined) o.plot = values.plot;
   if (expectLoss !== undefined) o.expectLoss = expectLoss;
+  if (cpu !== undefined) o.cpu = cpu;
   return o;
 }
 

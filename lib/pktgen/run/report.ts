@@ -35,6 +35,7 @@ export function summaryJson(r: SessionResult): string {
     rx: r.rx,
     flows: r.flows,
     rate: r.rate,
+    cpu: r.cpu,
     sent: r.sent,
     summary: r.summary,
     linkEvents: r.linkEvents,

@@ -143,6 +143,8 @@ export interface SessionResult extends EngineResult {
   flows: FlowInfo | null;
   /** The target rate as given, null when unlimited. */
   rate: string | null;
+  /** The CPU the poll loop was pinned to (--cpu), null when not pinned. */
+  cpu: number | null;
   /** Whether the run met what was asked. */
   expectations: Expectations;
 }
@@ -265,6 +267,7 @@ export async function runSession(
     rx: rxPort ? deviceInfo(rxPort) : null,
     flows,
     rate: o.rate ? formatRateSpec(o.rate) : null,
+    cpu: o.cpu ?? null,
     expectations: judge(o, result),
   };
 }
