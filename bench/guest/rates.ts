@@ -236,9 +236,10 @@ async function ourPktgen(address: string, args: string[], cpu?: number): Promise
   const duration = WARMUP + SECONDS + 1;
   const cmd = ["virtio", "pktgen", address, ...args, "--duration", String(duration)];
   cmd.push("--json", "--interval", "1", "--quiet", "--force", "--access", "sysfs");
-  const argv = cpu === undefined ? cmd : ["taskset", "-c", String(cpu), ...cmd];
-  const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stderr: "piped" })
-    .output();
+  // --cpu pins the poll loop only, as testpmd's --lcores pins its lcores: V8's compiler and GC
+  // threads stay free (taskset would put them on the loop's CPU too).
+  if (cpu !== undefined) cmd.push("--cpu", String(cpu));
+  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
   const stdout = dec.decode(out.stdout);
   if (!stdout.includes('"summary"')) {
     throw new Error(`virtio pktgen: ${dec.decode(out.stderr).trim().split("\n").slice(-3)}`);
