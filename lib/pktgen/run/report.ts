@@ -112,7 +112,7 @@ export function summaryText(r: SessionResult, color = false): string {
     lines.push(
       `  loop       paused ${(pausedShare * 100).toFixed(0)}% of the run in gaps over ${
         formatNs(PAUSE_NS)
-      }, up to ${formatNs(r.maxPauseNs)} at a time (a busy host or GC)${
+      }, up to ${formatNs(r.maxPauseNs)} at a time (the JIT warming up, GC or a busy host)${
         r.rate && r.maxPauseNs > PACER_BURST_NS ? `: longer than the pacer catches up on` : ""
       }`,
     );
