@@ -21,7 +21,7 @@ import {
   type PktgenOptions,
 } from "../lib/pktgen/run/options.ts";
 import { type NetPort, runSession } from "../lib/pktgen/run/session.ts";
-import { pinThisThread } from "../lib/sys/affinity.ts";
+import { checkCpuAllowed } from "../lib/sys/affinity.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   intervalJson,
@@ -91,16 +91,6 @@ Expectations:
 Exit codes: 0 the run met what was asked, 1 loss above --expect-loss or a device error,
 2 usage error. Ctrl-C stops the run, prints the summary and gives the device back.`;
 
-/** Pins the calling (poll loop) thread to `cpu` until disposed. */
-function pinLoop(cpu: number): Disposable {
-  try {
-    return pinThisThread(cpu);
-  } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(`--cpu ${cpu}: ${e.message}`);
-    throw e;
-  }
-}
-
 /** A device opened for the run; disposing gives it back. */
 export type OpenedPort = NetPort & Disposable;
 
@@ -150,8 +140,15 @@ export async function runPktgen(
     if (!o.quiet) io.err(`${l}\n`);
   };
   const open = deps.open ?? openPort;
-  // Before any device is touched: a CPU we may not run on is a usage error.
-  using _pinned = o.cpu !== undefined ? pinLoop(o.cpu) : undefined;
+  // Before any device is touched: a CPU we may not run on is a usage error. The session pins.
+  if (o.cpu !== undefined) {
+    try {
+      checkCpuAllowed(o.cpu);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(`--cpu ${o.cpu}: ${e.message}`);
+      throw e;
+    }
+  }
   using first = open(o.device, o, log);
   using second = o.peer !== undefined ? open(o.peer, o, log) : undefined;
   const txPort = o.mode === "rx" ? undefined : first;

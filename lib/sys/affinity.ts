@@ -61,18 +61,31 @@ export function formatCpuList(cpus: readonly number[]): string {
   return parts.join(",");
 }
 
+/** Throws RangeError when `cpu` is not set in `mask`, naming the CPUs that are. */
+function refuseUnlessIn(cpu: number, mask: CpuMask): void {
+  const allowed = cpusOf(mask);
+  if (!allowed.includes(cpu)) {
+    throw new RangeError(
+      `CPU ${cpu} is not one this process may run on (${formatCpuList(allowed)})`,
+    );
+  }
+}
+
+/**
+ * Throws RangeError when the calling thread may not run on `cpu` now: the check
+ * {@link pinThisThread} makes, for callers that want to refuse before doing anything else.
+ */
+export function checkCpuAllowed(cpu: number): void {
+  refuseUnlessIn(cpu, threadAffinity());
+}
+
 /**
  * Pins the calling thread to `cpu` until the returned handle is disposed, which puts the mask
  * back as it was. Throws RangeError when `cpu` is not one the thread may run on now.
  */
 export function pinThisThread(cpu: number): Disposable {
   const before = threadAffinity();
-  const allowed = cpusOf(before);
-  if (!allowed.includes(cpu)) {
-    throw new RangeError(
-      `CPU ${cpu} is not one this process may run on (${formatCpuList(allowed)})`,
-    );
-  }
+  refuseUnlessIn(cpu, before);
   setThreadAffinity(maskOf([cpu]));
   return { [Symbol.dispose]: () => setThreadAffinity(before) };
 }

@@ -9,6 +9,7 @@ import { runSession, type SessionDeps } from "../../lib/pktgen/run/session.ts";
 import { summaryJson, summaryText } from "../../lib/pktgen/run/report.ts";
 import { parseFrame, ReceivedFrame, RxStatus } from "../../lib/pktgen/validate.ts";
 import { wireSize } from "../../lib/pktgen/sizes.ts";
+import { cpusOf, threadAffinity } from "../../lib/sys/affinity.ts";
 import { fakeTime, pktgenOptions, simPort } from "./pktgen_sim_port.ts";
 
 const deps = (tick: () => void, extra: Partial<SessionDeps> = {}, stepNs = 1000): SessionDeps => {
@@ -304,6 +305,18 @@ Deno.test("pktgen run: the pacer catches up on a 200 ms pause of the loop", asyn
   assert.ok(r.pausedNs >= 200e6 && r.pausedNs < 205e6, `${r.pausedNs}`);
   const pps = r.summary.tx.packets / 2;
   assert.ok(Math.abs(pps - 20_000) / 20_000 < 0.02, `${pps} pps`);
+});
+
+Deno.test("pktgen run: a session with cpu set runs its loop pinned there and unpins", async () => {
+  const before = threadAffinity();
+  const cpu = cpusOf(before).at(-1)!;
+  let during: number[] = [];
+  const { r } = await txOnFakeClock(["-n", "1000", "--cpu", String(cpu)], (turn) => {
+    if (turn === 1) during = cpusOf(threadAffinity());
+  });
+  assert.deepEqual(during, [cpu]);
+  assert.equal(r.cpu, cpu);
+  assert.deepEqual(threadAffinity(), before);
 });
 
 Deno.test("pktgen run: the pacer's own sleeps are not pauses", async () => {

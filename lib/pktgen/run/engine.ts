@@ -194,8 +194,9 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
       let now = clock();
       // The longest the loop went without a turn (yields, GC, a busy host): when it exceeds
       // the pacer's bank, the asked rate could not hold and the summary says so.
-      if (now - lastTurn > maxGap) maxGap = now - lastTurn;
-      const gap = now - (pacedUntil > lastTurn ? pacedUntil : lastTurn);
+      const sinceTurn = now - lastTurn;
+      if (sinceTurn > maxGap) maxGap = sinceTurn;
+      const gap = pacedUntil > lastTurn ? now - pacedUntil : sinceTurn;
       if (gap > PAUSE_NS) paused += gap;
       lastTurn = now;
       let busy = false;

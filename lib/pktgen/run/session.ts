@@ -21,6 +21,7 @@ import { SizeSequence } from "../sizes.ts";
 import type { IntervalSnapshot } from "../stats.ts";
 import { type EngineResult, runEngine, type TxStream, type WatchedDevice } from "./engine.ts";
 import type { PktgenMode, PktgenOptions } from "./options.ts";
+import { pinThisThread } from "../../sys/affinity.ts";
 
 /** An opened device as the session sees it. */
 export interface NetPort {
@@ -238,6 +239,8 @@ export async function runSession(
   const watched = [...new Set([txPort, rxPort])].filter((p): p is NetPort => p !== undefined)
     .map(watch);
   const clock = deps.clock ?? monotonicNs;
+  // --cpu: the loop runs on this thread; its mask goes back when the run ends.
+  using _pinned = o.cpu !== undefined ? pinThisThread(o.cpu) : undefined;
   const result = await runEngine({
     tx: streams,
     rx: rxPort ? rxPort.net.pairs.map((p) => p.rx) : [],
