@@ -33,7 +33,7 @@ const BAD: [string[], RegExp][] = [
   [["00:04.0", "--size", "100-64"], /reversed/],
   [["00:04.0", "--size", "64:0"], /SIZE:WEIGHT/],
   [["00:04.0", "--rate=-5"], /--rate must be positive, got '-5'/],
-  [["00:04.0", "--rate", "-5"], /'--rate' argument is ambiguous/],
+  [["00:04.0", "--rate", "-5"], /--rate must be positive, got '-5'/],
   [["00:04.0", "--rate", "0"], /rate '0' is not understood/],
   [["00:04.0", "--rate", "fast"], /rate 'fast' is not understood/],
   [["00:04.0", "--queue-size", "100"], /not a power of two/],
