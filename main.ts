@@ -26,7 +26,7 @@ function topUsage(): string {
     "  -h, --help     this help; `virtio <command> --help` for a command's",
     "  -V, --version  print the version",
     "",
-    "Exit codes: 0 ok, 1 runtime failure, 2 usage error.",
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 130 interrupted.",
   ].join("\n");
 }
 
