@@ -121,6 +121,7 @@ export function openPort(address: string, o: PktgenOptions, log: (l: string) => 
       address: dev.address,
       net,
       access: dev.access,
+      present: () => dev.present(),
       [Symbol.dispose]: () => dev.close(),
     };
   } catch (e) {

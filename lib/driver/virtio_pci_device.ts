@@ -218,6 +218,11 @@ export class VirtioPciDevice implements Disposable {
   }
 
   /** Resets the device, frees DMA memory, and gives the device back to its driver. */
+  /** True while the function is still on the PCI bus (false after a hot-unplug). */
+  present(): boolean {
+    return new PciSysfs().exists(this.address);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

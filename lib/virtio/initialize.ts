@@ -157,6 +157,12 @@ export function checkDeviceStatus(t: Transport): void {
   if (status === 0xff) {
     throw new DeviceError("device status reads 0xff: the device is gone (hot-unplugged?)");
   }
+  if (status === 0) {
+    // Only the driver resets a device (§2.1.2: the device sets DEVICE_NEEDS_RESET instead),
+    // so 0 after initialisation began means a reset behind our back or a vanished device
+    // (QEMU's unassigned memory reads 0).
+    throw new DeviceError("device status reads 0: the device was reset behind our back or is gone");
+  }
   if (status & STATUS_DEVICE_NEEDS_RESET) {
     throw new DeviceError(`device needs a reset (status ${describeStatus(status)}, §2.1.1)`);
   }

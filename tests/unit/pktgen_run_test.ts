@@ -216,6 +216,29 @@ Deno.test("pktgen run: link down is reported, a vanished device (status 0xff) st
   assert.match(r.error!, /status reads 0xff: the device is gone/);
 });
 
+Deno.test("pktgen run: a function that left the PCI bus stops the run as unplugged, not as a stall", async () => {
+  // QEMU's hot-unplug leaves the mapping reading 0, not 0xff: the bus is what tells.
+  const { sim, port: simulated } = simPort("split");
+  let onBus = true;
+  const port = { ...simulated, present: () => onBus };
+  let turns = 0;
+  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "--interval", "0.1"]);
+  const r = await runSession(
+    o,
+    { tx: port, rx: port },
+    deps(
+      () => {
+        sim.step();
+        if (++turns === 4000) onBus = false;
+      },
+      {},
+      50_000,
+    ),
+  );
+  assert.equal(r.stopReason, "error");
+  assert.match(r.error!, /0000:00:04.0 is gone: hot-unplugged/);
+});
+
 Deno.test("pktgen run: an abort (SIGINT) stops an unbounded run with its summary", async () => {
   const { sim, port } = simPort("split");
   const ac = new AbortController();

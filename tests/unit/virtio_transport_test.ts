@@ -109,7 +109,9 @@ Deno.test("modern: DEVICE_NEEDS_RESET and a vanished device are noticed", () => 
   bar.state.needsReset();
   assert.throws(() => checkDeviceStatus(t), /needs a reset/);
   bar.state.status = 0xff;
-  assert.throws(() => checkDeviceStatus(t), /gone/);
+  assert.throws(() => checkDeviceStatus(t), /reads 0xff: the device is gone/);
+  bar.state.status = 0;
+  assert.throws(() => checkDeviceStatus(t), /reads 0: the device was reset .* or is gone/);
 });
 
 Deno.test("modern: config reads retry on generation change and give up on a device that never settles", () => {

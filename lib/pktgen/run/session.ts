@@ -11,6 +11,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { VirtioNet } from "../../net/virtio_net.ts";
+import { DeviceError } from "../../errors.ts";
 import { checkDeviceStatus } from "../../virtio/initialize.ts";
 import { hasFeature, VIRTIO_NET_F_CTRL_RX } from "../../virtio/features.ts";
 import { FrameWriter } from "../frame.ts";
@@ -31,6 +32,8 @@ export interface NetPort {
   readonly net: VirtioNet;
   /** "sysfs" | "vfio" (or "sim" in tests). */
   readonly access: string;
+  /** False once the function has left the PCI bus (hot-unplug); checked once per interval. */
+  readonly present?: () => boolean;
 }
 
 /** Where frames go unless --dst-mac says otherwise (tx mode): locally administered, unused. */
@@ -178,7 +181,12 @@ function doorbells(stats: readonly { publishes: number; notifications: number }[
 function watch(p: NetPort): WatchedDevice {
   return {
     name: p.address,
-    checkStatus: () => checkDeviceStatus(p.net.transport),
+    checkStatus: () => {
+      if (p.present && !p.present()) {
+        throw new DeviceError(`${p.address} is gone: hot-unplugged (no longer on the PCI bus)`);
+      }
+      checkDeviceStatus(p.net.transport);
+    },
     linkUp: () => p.net.linkUp(),
   };
 }
