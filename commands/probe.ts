@@ -1,5 +1,5 @@
 /**
- * `virtio probe [ADDRESS...] [--type net,blk] [--json] [-v] [--allow-writes]`: every virtio
+ * `virtio probe [ADDRESS...] [--type net,blk] [--json] [-v] [--allow-writes] [--pci-cfg]`: every virtio
  * device, decoded, read-only. The logic is in `lib/probe/`; this parses and renders.
  *
  * @module
@@ -28,6 +28,13 @@ Options:
   -v, --verbose      raw hex of config space and device configuration
       --allow-writes let probe write selector registers of devices NO driver owns
                      (offered features, queue sizes, input config)
+      --pci-cfg      read modern devices' registers (device_status, num_queues,
+                     config_generation, device config) through the PCI configuration
+                     access window (VIRTIO 1.2 §4.1.4.9), which works for devices a
+                     kernel driver owns. Writes to config space ONLY that capability's
+                     window fields (cap.bar, cap.offset, cap.length, pci_cfg_data) and
+                     leaves it disarmed (cap.length 0); no device register is written
+                     unless --allow-writes on a driverless device. Needs root.
       --sysfs DIR    sysfs root (default /sys; for recorded trees)
   -h, --help         this help
 
@@ -44,6 +51,7 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
     json: { type: "boolean" },
     verbose: { type: "boolean", short: "v" },
     "allow-writes": { type: "boolean" },
+    "pci-cfg": { type: "boolean" },
     sysfs: { type: "string" },
   });
   const types = values.type?.split(",").filter((w) => w !== "").map((w) => {
@@ -59,6 +67,7 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
       ((a, b, o) =>
         openBarRegion(a, b, { writable: o.writable, sysfsRoot: sysfsParent(values.sysfs) })),
     allowWrites: values["allow-writes"] === true,
+    pciCfg: values["pci-cfg"] === true,
     raw: values.verbose === true,
   };
   const report: ProbeReport = addresses.length === 0 ? probeAll(options) : {

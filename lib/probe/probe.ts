@@ -11,7 +11,9 @@ import { normalizePciAddress } from "../pci/address.ts";
 import { type PciFunctionInfo, PciSysfs } from "../pci/sysfs.ts";
 import { readSysfsConfigSpace } from "../pci/sysfs_config.ts";
 import { PCI_CAP_ID_MSIX, readMsix, walkCapabilities } from "../pci/capabilities.ts";
-import { subRegion } from "../pci/region.ts";
+import { type RegisterRegion, subRegion } from "../pci/region.ts";
+import { PciCfgWindow, WindowError } from "../pci/cfg_window.ts";
+import { SysfsConfigFile } from "../pci/sysfs_config.ts";
 import { VirtioError } from "../errors.ts";
 import { firstCap, parseVirtioCapabilities } from "../virtio/capabilities.ts";
 import {
@@ -20,6 +22,8 @@ import {
   statusNames,
   VIRTIO_PCI_CAP_COMMON_CFG,
   VIRTIO_PCI_CAP_DEVICE_CFG,
+  VIRTIO_PCI_CAP_ISR_CFG,
+  VIRTIO_PCI_CAP_PCI_CFG,
 } from "../virtio/constants.ts";
 import { DEVICE_TYPES, deviceTypeName, virtioIdentityFromPci } from "../virtio/device_types.ts";
 import { featuresHex, nameFeatures } from "../virtio/features.ts";
@@ -52,6 +56,14 @@ export interface ProbeOptions {
   readonly allowWrites?: boolean;
   /** Include raw hex dumps. */
   readonly raw?: boolean;
+  /**
+   * Read modern devices' registers through the PCI configuration access window (§4.1.4.9)
+   * instead of a mapped BAR: writes only that capability's window fields (bar, offset,
+   * length, data) in config space, and leaves the window disarmed.
+   */
+  readonly pciCfg?: boolean;
+  /** Opens a function's config space read-write for the window; the sysfs `config` file by default. */
+  readonly openConfig?: (address: string, dir: string) => ConfigSpace & Disposable;
 }
 
 function typeInfo(id: number) {
@@ -68,6 +80,9 @@ function featureSet(type: number, features: bigint, source: FactSource): Feature
     unknown: bits.filter((b) => b.name === undefined).map((b) => b.bit),
   };
 }
+
+/** FEATURES_OK (§2.1) set in a status byte: only then is a feature set negotiated. */
+const negotiated = (status: number | undefined) => status !== undefined && (status & 8) !== 0;
 
 const hex = (n: number, w: number) => "0x" + n.toString(16).padStart(w, "0");
 
@@ -207,7 +222,9 @@ function probeFunction(
         },
       }
       : {}),
-    features: kernel?.features === undefined
+    // §3.1.1: features are negotiated only once FEATURES_OK is set; before that the kernel's
+    // `features` file holds nothing a driver agreed to.
+    features: kernel?.features === undefined || !negotiated(kernel.status)
       ? {}
       : { negotiated: featureSet(type, kernel.features, "sysfs") },
     notes,
@@ -218,6 +235,9 @@ function probeFunction(
       status: { value: kernel.status, names: statusNames(kernel.status), source: "sysfs" },
     });
   }
+  if (kernel?.features !== undefined && !negotiated(kernel.status)) {
+    notes.push("no driver negotiated features (FEATURES_OK not set)");
+  }
   if (!complete) {
     notes.push(
       `only ${cs.size} bytes of config space readable: run as root for capabilities and device registers`,
@@ -225,6 +245,10 @@ function probeFunction(
   }
   if (options.raw) {
     report.raw = { config_space: hexDump((o) => cs.read8(o), cs.size) };
+  }
+  if (options.pciCfg && complete && kind !== "legacy") {
+    readThroughWindow(report, virtio.caps, info, dir, options, mayWrite, kernel?.status);
+    return report;
   }
   if (!options.openBar || !complete) {
     if (complete) notes.push("device registers not read (no BAR access)");
@@ -236,7 +260,7 @@ function probeFunction(
   const why = (e: unknown) => e instanceof Error ? e.message : String(e);
   try {
     if (kind === "legacy") readLegacy(report, info, options, mayWrite, msixOn, true);
-    else readModern(report, virtio.caps, info, options, mayWrite);
+    else readModernBars(report, virtio.caps, info, options, mayWrite);
   } catch (e) {
     const io0 = info.bars.some((b) => b.index === 0 && b.kind === "io");
     if (kind !== "transitional" || !io0) {
@@ -257,43 +281,138 @@ function probeFunction(
 
 type Caps = ReturnType<typeof parseVirtioCapabilities>["caps"];
 
-function readModern(
+/** Opens the register range a capability describes, as a region. */
+type CapOpener = (cap: Caps[number]) => RegisterRegion & Disposable;
+
+function readModernBars(
   report: DeviceReport,
   caps: Caps,
   info: PciFunctionInfo,
   options: ProbeOptions,
   mayWrite: boolean,
 ): void {
+  const bars = new Map<number, RegisterRegion & Disposable>();
+  const open: CapOpener = (cap) => {
+    let bar = bars.get(cap.bar);
+    if (!bar) {
+      bar = options.openBar!(info.address, cap.bar, { writable: mayWrite });
+      bars.set(cap.bar, bar);
+    }
+    return { ...subRegion(bar, Number(cap.offset), Number(cap.length)), [Symbol.dispose]() {} };
+  };
+  try {
+    const status = readModern(report, caps, open, mayWrite, "modern");
+    if (status !== undefined) {
+      Object.assign(report, {
+        status: { value: status, names: statusNames(status), source: "device" },
+      });
+    }
+  } finally {
+    for (const bar of bars.values()) bar[Symbol.dispose]();
+  }
+}
+
+/**
+ * `--pci-cfg`: the modern registers through the §4.1.4.9 window. The window is checked
+ * before it is trusted: device_status read through it must equal the kernel's view.
+ */
+function readThroughWindow(
+  report: DeviceReport,
+  caps: Caps,
+  info: PciFunctionInfo,
+  dir: string,
+  options: ProbeOptions,
+  mayWrite: boolean,
+  kernelStatus: number | undefined,
+): void {
+  const cap = firstCap(caps, VIRTIO_PCI_CAP_PCI_CFG);
+  if (!cap) {
+    report.findings.push(
+      "no PCI configuration access capability (§4.1.4.9: the device MUST present one)",
+    );
+    return;
+  }
+  using cs = (options.openConfig ?? ((_a, d) => new SysfsConfigFile(d)))(info.address, dir);
+  // ISR is never read through the window: reading it clears it (§4.1.4.5).
+  const isr = caps.filter((c) => c.cfgType === VIRTIO_PCI_CAP_ISR_CFG)
+    .map((c) => ({ bar: c.bar, offset: Number(c.offset), length: Number(c.length) }));
+  let window: PciCfgWindow;
+  try {
+    window = new PciCfgWindow(cs, cap.capOffset, cap.capLength, isr);
+  } catch (e) {
+    if (e instanceof WindowError) return void report.findings.push(e.message);
+    throw e;
+  }
+  const open: CapOpener = (c) => ({
+    ...window.region({ bar: c.bar, offset: Number(c.offset), length: Number(c.length) }, mayWrite),
+    [Symbol.dispose]() {},
+  });
+  try {
+    const status = readModern(report, caps, open, mayWrite, "pci-cfg");
+    const works = status === undefined || kernelStatus === undefined
+      ? undefined
+      : status === kernelStatus;
+    if (works === false) {
+      report.findings.push(
+        `PCI configuration access window does not work: device_status reads 0x${
+          status!.toString(16)
+        } through it, the kernel says 0x${kernelStatus!.toString(16)} (§4.1.4.9)`,
+      );
+      Reflect.deleteProperty(report, "config"); // read through a broken window: not trusted
+    }
+    if (!report.status && status !== undefined) {
+      Object.assign(report, {
+        status: { value: status, names: statusNames(status), source: "device" },
+      });
+    }
+    Object.assign(report, {
+      pci_cfg: {
+        cap_offset: cap.capOffset,
+        ...(status === undefined ? {} : { device_status: status }),
+        ...(works === undefined ? {} : { works }),
+        accesses: window.accesses,
+        disarmed: window.disarmed,
+      },
+    });
+  } finally {
+    window.disarm();
+  }
+}
+
+/** Reads the common and device config through `open`; returns device_status when read. */
+function readModern(
+  report: DeviceReport,
+  caps: Caps,
+  open: CapOpener,
+  mayWrite: boolean,
+  via: "modern" | "pci-cfg",
+): number | undefined {
   const common = firstCap(caps, VIRTIO_PCI_CAP_COMMON_CFG);
   const device = firstCap(caps, VIRTIO_PCI_CAP_DEVICE_CFG);
   if (!common) return void report.notes.push("no common config capability");
   if (report.findings.some((f) => f.startsWith(`common cap`))) return;
-  using bar = options.openBar!(info.address, common.bar, { writable: mayWrite });
-  const cc = subRegion(bar, Number(common.offset), Number(common.length));
+  using cc = open(common);
   // Plain reads of read-only common registers: no side effects (§4.1.4.3).
   const status = cc.read8(COMMON_CFG.device_status);
-  Object.assign(report, {
-    status: { value: status, names: statusNames(status), source: "device" },
-    num_queues: cc.read16(COMMON_CFG.num_queues),
-  });
+  Object.assign(report, { num_queues: cc.read16(COMMON_CFG.num_queues) });
   if (mayWrite) {
     const offered = readModernDeviceFeatures(cc);
     report.features.offered = featureSet(report.type.id, offered, "device");
     const sizes = readModernQueueSizes(cc, report.num_queues ?? 0);
     Object.assign(report, { queues: sizes.map((max_size, index) => ({ index, max_size })) });
   }
-  if (!device) return void report.notes.push("no device config capability");
-  if (report.findings.some((f) => f.startsWith(`device cap`))) return;
-  using devBar = device.bar === common.bar ? { region: bar, [Symbol.dispose]() {} } : (() => {
-    const r = options.openBar!(info.address, device.bar, { writable: mayWrite });
-    return { region: r, [Symbol.dispose]: () => r[Symbol.dispose]() };
-  })();
-  const dc = subRegion(devBar.region, Number(device.offset), Number(device.length));
-  decodeConfig(report, "modern", rawConfigOf(dc), dc, mayWrite, (read) => {
+  if (!device) {
+    report.notes.push("no device config capability");
+    return status;
+  }
+  if (report.findings.some((f) => f.startsWith(`device cap`))) return status;
+  using dc = open(device);
+  decodeConfig(report, via, rawConfigOf(dc), dc, mayWrite, (read) => {
     const r = readConsistent(cc, read);
     if (!r.consistent) report.findings.push("config_generation kept changing: config may be torn");
     return { value: r.value, generation: r.generation };
   });
+  return status;
 }
 
 function readLegacy(
@@ -336,7 +455,7 @@ function readLegacy(
 
 function decodeConfig(
   report: DeviceReport,
-  via: "modern" | "legacy",
+  via: "modern" | "legacy" | "pci-cfg",
   raw: ReturnType<typeof rawConfigOf>,
   region: {
     length: number;

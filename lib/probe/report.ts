@@ -105,12 +105,28 @@ export interface DeviceReport {
   readonly config?: {
     /** Always the device's own registers (modern device config or the legacy I/O window). */
     source: "device";
-    /** How it was reached: modern device-config capability, or the legacy I/O BAR. */
-    via: "modern" | "legacy";
+    /**
+     * How it was reached: the modern device-config capability in a mapped BAR, the legacy
+     * I/O BAR, or the PCI configuration access window (`--pci-cfg`, §4.1.4.9).
+     */
+    via: "modern" | "legacy" | "pci-cfg";
     /** Which feature set decided the fields present. */
     features_from: "negotiated" | "offered" | "none";
     generation?: number;
     fields: ConfigFields;
+  };
+  /**
+   * `--pci-cfg`: the §4.1.4.9 window that was used — its capability offset, device_status
+   * read through it, whether that equals the kernel's sysfs status (`works`, absent when
+   * the kernel has no status), how many BAR accesses it made, and whether it was left
+   * disarmed (cap.length 0).
+   */
+  pci_cfg?: {
+    cap_offset: number;
+    device_status?: number;
+    works?: boolean;
+    accesses: number;
+    disarmed: boolean;
   };
   /** Why something was not read (bound device, not root, ...). */
   readonly notes: string[];
