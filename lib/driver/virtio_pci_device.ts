@@ -217,12 +217,12 @@ export class VirtioPciDevice implements Disposable {
     }
   }
 
-  /** Resets the device, frees DMA memory, and gives the device back to its driver. */
   /** True while the function is still on the PCI bus (false after a hot-unplug). */
   present(): boolean {
     return new PciSysfs().exists(this.address);
   }
 
+  /** Resets the device, frees DMA memory, and gives the device back to its driver. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
