@@ -167,7 +167,10 @@ function probeFunction(
     : complete
     ? "legacy"
     : "transitional";
-  const bound = info.driver !== undefined;
+  // Driverless: no PCI driver, or virtio-pci with no virtio driver on top (the kernel then
+  // only acknowledged the device, §3.1.1 step 2): nothing uses its registers.
+  const bound = info.driver !== undefined &&
+    !(info.driver === "virtio-pci" && kernel !== undefined && !kernel.driver);
   const mayWrite = !bound && options.allowWrites === true;
 
   const report: DeviceReport = {
@@ -254,8 +257,11 @@ function probeFunction(
     if (complete) notes.push("device registers not read (no BAR access)");
     return report;
   }
-  if (bound) notes.push(`bound to ${info.driver}: nothing written; features from sysfs`);
-  else if (!mayWrite) notes.push("no driver: offered features and queue sizes need --allow-writes");
+  if (bound) {
+    notes.push(`bound to ${info.driver}: nothing written; features from sysfs`);
+  } else if (!mayWrite) {
+    notes.push("no driver: offered features and queue sizes need --allow-writes");
+  }
   const msixOn = msix?.enabled ?? false;
   const why = (e: unknown) => e instanceof Error ? e.message : String(e);
   try {

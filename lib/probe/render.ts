@@ -111,6 +111,20 @@ export function renderDevice(d: DeviceReport, o: RenderOptions): string {
     );
     for (const [k, v] of Object.entries(d.config.fields)) lines.push(`    ${k}: ${value(v)}`);
   }
+  if (d.pci_cfg) {
+    const works = d.pci_cfg.works === undefined
+      ? "not checked (no kernel status)"
+      : d.pci_cfg.works
+      ? "works"
+      : "DOES NOT WORK";
+    lines.push(
+      `  pci-cfg window: cap 0x${
+        d.pci_cfg.cap_offset.toString(16)
+      }, ${works}, ${d.pci_cfg.accesses} accesses, ${
+        d.pci_cfg.disarmed ? "left disarmed" : "LEFT ARMED"
+      }`,
+    );
+  }
   for (const n of d.notes) lines.push(p.dim(`  note: ${n}`));
   for (const f of d.findings) lines.push(p.yellow(`  finding: ${f}`));
   if (o.verbose && d.raw) {
