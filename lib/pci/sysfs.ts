@@ -75,7 +75,8 @@ function parseBars(text: string): BarInfo[] {
   }
 }
 
-function readText(path: string): string | undefined {
+/** A sysfs attribute's text, trimmed; undefined when it cannot be read. */
+export function readText(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path).trim();
   } catch {
@@ -97,7 +98,8 @@ function linkName(path: string): string | undefined {
   }
 }
 
-function listDir(path: string): string[] {
+/** A directory's entry names, sorted; empty when it cannot be read. */
+export function listDir(path: string): string[] {
   try {
     return [...Deno.readDirSync(path)].map((e) => e.name).sort();
   } catch {

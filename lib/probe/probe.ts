@@ -31,6 +31,7 @@ import { CONFIG_DECODERS } from "../virtio/config/mod.ts";
 import { decodeInputConfig } from "../virtio/config/input.ts";
 import type { DeviceReport, FactSource, FeatureSet, NonPciDevice, ProbeReport } from "./report.ts";
 import { PROBE_SCHEMA } from "./report.ts";
+import { readKernelView } from "./kernel_view.ts";
 import {
   type BarOpener,
   hexDump,
@@ -237,6 +238,10 @@ function probeFunction(
     Object.assign(report, {
       status: { value: kernel.status, names: statusNames(kernel.status), source: "sysfs" },
     });
+  }
+  if (kernel) {
+    const views = readKernelView(`${dir}/${kernel.name}`);
+    if (views.length) Object.assign(report, { kernel_view: views });
   }
   if (kernel?.features !== undefined && !negotiated(kernel.status)) {
     notes.push("no driver negotiated features (FEATURES_OK not set)");

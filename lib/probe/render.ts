@@ -104,6 +104,10 @@ export function renderDevice(d: DeviceReport, o: RenderOptions): string {
   if (d.queues?.length) {
     lines.push(`  queue max sizes: ${d.queues.map((q) => `${q.index}:${q.max_size}`).join(" ")}`);
   }
+  for (const v of d.kernel_view ?? []) {
+    const facts = Object.entries(v.fields).map(([k, x]) => `${k}=${x}`).join(" ");
+    lines.push(`  kernel view (sysfs) ${v.name}: ${facts}`);
+  }
   if (d.config) {
     const gen = d.config.generation === undefined ? "" : `, generation ${d.config.generation}`;
     lines.push(

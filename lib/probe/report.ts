@@ -6,6 +6,7 @@
  * @module
  */
 import type { ConfigFields } from "../virtio/config/decoder.ts";
+import type { KernelView } from "./kernel_view.ts";
 
 /** Schema name and version carried in every report's `schema` field. */
 export const PROBE_SCHEMA = "virtio-probe/1";
@@ -115,6 +116,13 @@ export interface DeviceReport {
     generation?: number;
     fields: ConfigFields;
   };
+  /**
+   * What the kernel's driver made of the device, from sysfs (no device access): per network
+   * interface mac, mtu, speed_mbps, duplex, operstate, rx/tx_queues; per disk capacity,
+   * read_only, block sizes, segment, discard and write-zeroes limits, queues; 9p mount tag;
+   * console ports. Present whenever the kernel shows any.
+   */
+  readonly kernel_view?: KernelView[];
   /**
    * `--pci-cfg`: the §4.1.4.9 window that was used — its capability offset, device_status
    * read through it, whether that equals the kernel's sysfs status (`works`, absent when

@@ -82,6 +82,14 @@ Deno.test("lab: probe --pci-cfg reads kernel-owned devices through the window; p
   assert.equal(blk.num_queues, DEVICES.blk!.given.numQueues);
   assert.equal(get("scsi").num_queues, Number(DEVICES.scsi!.given.numQueues) + 2);
 
+  // The kernel's view (sysfs) agrees with the device's own config.
+  const kv = (d: DeviceReport) => d.kernel_view?.[0]?.fields ?? {};
+  assert.equal(kv(net).mac, net.config?.fields.mac);
+  assert.equal(kv(net).mtu, net.config?.fields.mtu);
+  assert.equal(kv(blk).capacity_bytes, blk.config?.fields.capacity_bytes);
+  assert.equal(kv(blk).logical_block_size, blk.config?.fields.blk_size);
+  assert.equal(kv(blk).queues, blk.config?.fields.num_queues);
+
   // The kernel's view is unchanged, and each window's cap.length reads 0 afterwards in the
   // config space the guest dumped (not only in probe's own read-back).
   const kernelLines = (s: string) => s.split("\n").filter((l) => l.split(" ").length === 3);
