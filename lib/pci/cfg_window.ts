@@ -26,13 +26,17 @@ export const PCI_CFG_CAP_MIN_LENGTH = 20;
 
 /** A BAR range a window region may cover. */
 export interface WindowTarget {
+  /** BAR index. */
   readonly bar: number;
+  /** Offset of the range in the BAR. */
   readonly offset: number;
+  /** Length of the range in bytes. */
   readonly length: number;
 }
 
 /** Raised for a capability that cannot serve as a window. */
 export class WindowError extends VirtioError {
+  /** "WindowError". */
   override name = "WindowError";
 }
 
@@ -41,6 +45,10 @@ export class PciCfgWindow {
   /** How many BAR accesses went through the window (each one armed and disarmed). */
   accesses = 0;
 
+  /**
+   * A window through the capability at `capOffset` (`capLength` bytes, from cap_len) of
+   * `config`; `forbidden` ranges (ISR) get no region. Throws WindowError for a short cap.
+   */
   constructor(
     readonly config: ConfigSpace,
     readonly capOffset: number,
