@@ -24,6 +24,9 @@ Options:
       --capture-file F  where to write the pcap of --capture
       --timeout SECS    wall-clock limit; a hung guest is killed (default 300)
       --memory MIB      guest memory (default 1024)
+      --no-drivers      load no virtio device drivers: every device driverless (by
+                        default the driver of every virtio device present is loaded,
+                        --qemu-arg devices included, as on a real VM)
       --list            list device sets and devices with their PCI addresses
   -q, --quiet           show only the command's stderr, not the boot and kernel lines
   -h, --help            this help
@@ -72,6 +75,7 @@ export const labCommand: Command = {
       timeout: { type: "string" },
       memory: { type: "string" },
       list: { type: "boolean" },
+      "no-drivers": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
     });
     if (positionals.length) {
@@ -101,6 +105,7 @@ export const labCommand: Command = {
       capture: values.capture ?? [],
       timeoutMs: timeout * 1000,
       memoryMiB: intOption("memory", values.memory, 256, 16384),
+      noDrivers: values["no-drivers"] === true,
       onConsole,
     }).catch((e) => {
       if (e instanceof Error && /unknown lab device/.test(e.message)) {

@@ -50,3 +50,16 @@ export function resolveModules(
   }
   return order;
 }
+
+/**
+ * The virtio drivers a kernel has, by device id (§5), from `modules.alias` lines such as
+ * `alias virtio:d00000001v* virtio_net`. Aliases with a wildcard device id are skipped.
+ */
+export function parseVirtioAliases(text: string): Map<number, string[]> {
+  const byId = new Map<number, string[]>();
+  for (const m of text.matchAll(/^alias virtio:d([0-9A-Fa-f]{8})v\S* (\S+)$/gm)) {
+    const id = parseInt(m[1]!, 16);
+    byId.set(id, [...(byId.get(id) ?? []), m[2]!]);
+  }
+  return byId;
+}

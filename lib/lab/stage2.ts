@@ -10,6 +10,8 @@ import { GUEST_SHARE } from "./initramfs.ts";
 export interface Stage2Options {
   /** Absolute host paths of the modules to insmod, dependencies first. */
   modules: readonly string[];
+  /** Driver modules (host paths, dependencies first) by virtio device id, loaded for the devices present. */
+  drivers?: ReadonlyMap<number, readonly string[]>;
   /** 2 MiB hugepages to reserve. */
   hugepages: number;
   /** The host's deno binary (visible at the same path over 9p). */
@@ -39,6 +41,7 @@ echo "lab: root mounted at $(up)s" > /dev/console
 for m in ${o.modules.map(shellQuote).join(" ")}; do
   /bin/busybox insmod "$m" 2>/dev/null
 done
+${driverLoop(o.drivers)}
 mkdir -p /dev/pts /dev/hugepages /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t hugetlbfs nodev /dev/hugepages
@@ -59,4 +62,21 @@ echo "lab: command done at $(up)s" > /dev/console
 sync
 /bin/busybox poweroff -f
 `;
+}
+
+/** Shell that loads, for each virtio device present, its driver (sysfs `device` is its id). */
+function driverLoop(drivers: ReadonlyMap<number, readonly string[]> | undefined): string {
+  if (!drivers || drivers.size === 0) return "";
+  const cases = [...drivers].sort(([a], [b]) => a - b).map(([id, paths]) =>
+    `    0x${id.toString(16).padStart(4, "0")}) mods=${shellQuote(paths.join(" "))} ;;`
+  );
+  return [
+    "for d in /sys/bus/virtio/devices/*; do",
+    '  mods=""',
+    '  case "$(cat "$d/device" 2>/dev/null)" in',
+    ...cases,
+    "  esac",
+    '  for m in $mods; do /bin/busybox insmod "$m" 2>/dev/null; done',
+    "done",
+  ].join("\n");
 }

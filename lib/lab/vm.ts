@@ -8,7 +8,7 @@ import { TimeoutError, VirtioError } from "../errors.ts";
 import { LAB_ROOT_SLOT, LAB_SHARE_SLOT, type LabDevice, resolveDevices } from "./devices.ts";
 import { ensureInitramfs, ROOT_MODULES } from "./initramfs.ts";
 import { ensureKernel, type LabKernel } from "./kernel.ts";
-import { parseModulesDep, resolveModules } from "./modules.ts";
+import { parseModulesDep, parseVirtioAliases, resolveModules } from "./modules.ts";
 import { Qmp } from "./qmp.ts";
 import { type Accel, chooseAccel } from "./accel.ts";
 import { stage2Script } from "./stage2.ts";
@@ -43,6 +43,12 @@ export interface LabOptions {
   onConsole?: (line: string) => void;
   /** Lab cache (kernel, initramfs). Default `<repo>/.cache/lab` or $VIRTIO_LAB_CACHE. */
   cacheDir?: string;
+  /**
+   * Load no virtio device drivers (only the lab's own 9p and transport modules), so every
+   * device is driverless. By default the guest loads the driver of every virtio device
+   * present, `qemuArgs` ones included (matched by modalias), as a real VM does.
+   */
+  noDrivers?: boolean;
 }
 
 /** What a lab run produced: exit code, output, console, timings, captures. */
@@ -181,12 +187,25 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
   const accel = await chooseAccel(cacheDir, kernel.vmlinux);
   const deps = parseModulesDep(await Deno.readTextFile(`${kernel.modulesDir}/modules.dep`));
   const preloaded = new Set(resolveModules(deps, ROOT_MODULES));
-  const wanted = [...new Set(devices.flatMap((d) => d.modules))];
+  const wanted = o.noDrivers ? [] : [...new Set(devices.flatMap((d) => d.modules))];
   if (devices.some((d) => d.needsIommu)) wanted.push("vfio_pci", "vfio_iommu_type1");
   wanted.push("pktgen", "af_packet", "uio_pci_generic");
   const modules = resolveModules(deps, wanted, new Set(["af_packet"]))
     .filter((m) => !preloaded.has(m))
     .map((m) => `${kernel.modulesDir}/${m}`);
+
+  // Every virtio driver the kernel has, by device id, dependencies first: stage 2 loads those
+  // of the devices it finds (QEMU arguments' devices included), unless noDrivers.
+  const drivers = new Map<number, string[]>();
+  if (!o.noDrivers) {
+    const aliases = parseVirtioAliases(
+      await Deno.readTextFile(`${kernel.modulesDir}/modules.alias`),
+    );
+    for (const [id, names] of aliases) {
+      const paths = resolveModules(deps, names).filter((m) => !preloaded.has(m));
+      if (paths.length) drivers.set(id, paths.map((m) => `${kernel.modulesDir}/${m}`));
+    }
+  }
 
   const runDir = await Deno.makeTempDir({ prefix: "virtio-lab-" });
   await Deno.mkdir(`${runDir}/share`);
@@ -194,6 +213,7 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
     `${runDir}/share/stage2.sh`,
     stage2Script({
       modules,
+      drivers,
       hugepages: o.hugepages ?? 64,
       deno: Deno.execPath(),
       repo: REPO_ROOT,

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { writeCpio } from "../../lib/lab/cpio.ts";
-import { moduleName, parseModulesDep, resolveModules } from "../../lib/lab/modules.ts";
+import {
+  moduleName,
+  parseModulesDep,
+  parseVirtioAliases,
+  resolveModules,
+} from "../../lib/lab/modules.ts";
 import { DEVICES, pciAddress, resolveDevices } from "../../lib/lab/devices.ts";
-import { shellQuote } from "../../lib/lab/stage2.ts";
+import { shellQuote, stage2Script } from "../../lib/lab/stage2.ts";
 import { findXzPayload } from "../../lib/lab/kernel.ts";
 import { hostTmpPaths } from "../../lib/lab/vm.ts";
 
@@ -118,4 +123,43 @@ Deno.test("vm: host paths below /tmp are bound into the guest, outermost once", 
   );
   assert.deepEqual(hostTmpPaths(["/work/main", "/usr/bin"]), []);
   assert.deepEqual(hostTmpPaths(["/tmp/ab", "/tmp/a"]), ["/tmp/a", "/tmp/ab"]);
+});
+
+Deno.test("lab modules: virtio drivers by device id from modules.alias", () => {
+  const aliases = parseVirtioAliases(
+    [
+      "alias virtio:d00000001v* virtio_net",
+      "alias virtio:d0000001Bv* virtio_pmem",
+      "alias pci:v00001AF4d* virtio_pci",
+      "alias virtio:d*v00001AF4 nothing_by_wildcard",
+    ].join("\n"),
+  );
+  assert.deepEqual([...aliases], [[1, ["virtio_net"]], [0x1b, ["virtio_pmem"]]]);
+});
+
+Deno.test("lab stage 2: loads each present device's driver by its sysfs device id", () => {
+  const script = stage2Script({
+    modules: [],
+    drivers: new Map([[1, ["/m/net_failover.ko", "/m/virtio_net.ko"]]]),
+    hugepages: 0,
+    deno: "/deno",
+    repo: "/repo",
+    cwd: "/",
+    env: {},
+    command: ["true"],
+  });
+  assert.match(script, /0x0001\) mods='\/m\/net_failover.ko \/m\/virtio_net.ko' ;;/);
+  assert.match(script, /for d in \/sys\/bus\/virtio\/devices\/\*/);
+  assert.doesNotMatch(
+    stage2Script({
+      modules: [],
+      hugepages: 0,
+      deno: "/d",
+      repo: "/r",
+      cwd: "/",
+      env: {},
+      command: ["true"],
+    }),
+    /sys\/bus\/virtio\/devices/,
+  );
 });
