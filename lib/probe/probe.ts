@@ -96,7 +96,7 @@ export function probeAll(options: ProbeOptions = {}): ProbeReport {
     const identity = virtioIdentityFromPci(info.vendor, info.device, info.subsystemDevice);
     if (!identity) continue;
     if (options.types && !options.types.includes(identity.type)) continue;
-    devices.push(probeFunction(sysfs, info, options));
+    devices.push(withOfferedNote(probeFunction(sysfs, info, options)));
   }
   const non_pci: NonPciDevice[] = sysfs.listVirtioBus()
     .filter((d) => d.transport !== "pci")
@@ -134,7 +134,21 @@ export function probeDevice(address: string, options: ProbeOptions = {}): Device
       })`,
     );
   }
-  return probeFunction(sysfs, info, options);
+  return withOfferedNote(probeFunction(sysfs, info, options));
+}
+
+/**
+ * A bound device's offered features are not read (its feature selector is the driver's), and
+ * the kernels we know expose them nowhere (no debugfs virtio/<dev>/device_features without
+ * CONFIG_VIRTIO_DEBUG): say they are unknown rather than leave it to a guess.
+ */
+function withOfferedNote(report: DeviceReport): DeviceReport {
+  if (report.virtio_driver && !report.features.offered) {
+    report.notes.push(
+      "offered features unknown: a bound device's are not read, and the kernel does not show them",
+    );
+  }
+  return report;
 }
 
 function probeFunction(
