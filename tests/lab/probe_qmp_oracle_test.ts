@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startLab } from "../../lib/lab/vm.ts";
 import { DEVICES, pciAddress } from "../../lib/lab/devices.ts";
-import type { DeviceReport, ProbeReport } from "../../lib/probe/report.ts";
+import type { ProbeReport } from "../../lib/probe/report.ts";
 import { TRANSPORT_FEATURES } from "../../lib/virtio/constants.ts";
 import { DEVICE_FEATURES } from "../../lib/virtio/features.ts";
 
