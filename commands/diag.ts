@@ -20,7 +20,8 @@ const usage = `Usage: virtio diag [DEVICE...] [options]
 Named health checks for every virtio device (or the ones given), each pass, warn, fail or
 skip with a one-line reason. Passive checks are read-only and safe on any machine:
   pci.config, pci.capabilities, virtio.capabilities, virtio.features, virtio.status,
-  net.link (NICs), blk.capacity (disks)
+  net.link (NICs), blk.capacity (disks), config.kernel-agrees (when the device's own
+  config is readable: kernel's view vs device's), pci.cfg-window (with --pci-cfg)
 --active also takes each device over (refused for devices in use unless --force) and runs
   init.sequence, queues.setup, net.selftest (NICs), device.restored
 then gives the device back to its driver.
@@ -38,6 +39,9 @@ Options:
       --json         one JSON document (schema ${DIAG_SCHEMA}, docs/diag-json.md)
       --jsonl        one JSON line per device, printed as each finishes
       --junit FILE   also write JUnit XML (one testsuite per device, one testcase per check)
+      --pci-cfg      read device config through the PCI configuration access window
+                     (§4.1.4.9; writes only that capability's window fields, see
+                     virtio probe --help) and check it works
       --sysfs DIR    sysfs root (default /sys; for recorded trees)
   -h, --help         this help
 
@@ -67,6 +71,7 @@ export async function runDiag(
     jsonl: { type: "boolean" },
     junit: { type: "string" },
     sysfs: { type: "string" },
+    "pci-cfg": { type: "boolean" },
   });
   if (values.json && values.jsonl) throw new UsageError("--json and --jsonl exclude each other");
   const access = values.access ?? "auto";
@@ -92,6 +97,7 @@ export async function runDiag(
       ((a, b, o) =>
         openBarRegion(a, b, { writable: o.writable, sysfsRoot: sysfsParent(sysfsRoot) })),
     active: values.active === true,
+    pciCfg: values["pci-cfg"] === true,
     force: values.force === true,
     access: access as AccessPath | "auto",
     ...(peer ? { peer } : {}),

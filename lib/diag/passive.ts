@@ -30,6 +30,7 @@ import { probeDevice, type ProbeOptions } from "../probe/probe.ts";
 import type { DeviceReport } from "../probe/report.ts";
 import { featureViolations, hasVersion1 } from "./feature_rules.ts";
 import { check, type CheckResult } from "./report.ts";
+import { checkCfgWindow, checkKernelAgrees } from "./views.ts";
 
 /** The kernel's view of one network interface's link (sysfs `net/<if>/...`). */
 export interface LinkState {
@@ -51,6 +52,8 @@ export interface PassiveInput {
   readonly config?: ConfigSpace;
   /** Its kernel network interfaces. */
   readonly links: readonly LinkState[];
+  /** The report was made with `--pci-cfg` (the window checks apply). */
+  readonly pciCfg?: boolean;
 }
 
 const hex = (n: number, w = 4) => n.toString(16).padStart(w, "0");
@@ -299,6 +302,8 @@ export function passiveChecks(input: PassiveInput): CheckResult[] {
     checkVirtioStatus(input),
     checkNetLink(input),
     checkBlkCapacity(input),
+    checkCfgWindow(input.report, input.pciCfg === true),
+    checkKernelAgrees(input.report),
   ].filter((c): c is CheckResult => c !== undefined);
 }
 
@@ -308,6 +313,8 @@ export interface GatherOptions {
   readonly sysfsRoot?: string;
   /** Opens BARs read-only for device config (never ISR); without it, sysfs only. */
   readonly openBar?: ProbeOptions["openBar"];
+  /** Read modern devices through the PCI configuration access window (probe's `pciCfg`). */
+  readonly pciCfg?: boolean;
 }
 
 function readOptional(path: string): string | undefined {
@@ -323,6 +330,7 @@ export function gatherPassiveInput(address: string, options: GatherOptions = {})
   const report = probeDevice(address, {
     ...(options.sysfsRoot ? { sysfsRoot: options.sysfsRoot } : {}),
     ...(options.openBar ? { openBar: options.openBar } : {}),
+    ...(options.pciCfg ? { pciCfg: true } : {}),
     allowWrites: false,
   });
   const sysfs = new PciSysfs(options.sysfsRoot);
@@ -345,5 +353,5 @@ export function gatherPassiveInput(address: string, options: GatherOptions = {})
       ...(flags === undefined ? {} : { adminUp: (parseInt(flags, 16) & 1) === 1 }),
     };
   });
-  return { report, ...(config ? { config } : {}), links };
+  return { report, ...(config ? { config } : {}), links, pciCfg: options.pciCfg === true };
 }

@@ -35,13 +35,17 @@ Deno.test("lab: probe --pci-cfg reads kernel-owned devices through the window; p
     `echo '${SEP}'`,
     STATE,
     `echo '${SEP}'`,
+    `virtio diag --json --pci-cfg ${at("net-modern")} ${at("blk")}`,
+    `echo '${SEP}'`,
     // Driverless: the virtio driver unbound, virtio-pci kept (status ACKNOWLEDGE only).
     `echo $(basename /sys/bus/pci/devices/${rng}/virtio*) > /sys/bus/virtio/drivers/virtio_rng/unbind`,
     `virtio probe --json --pci-cfg --allow-writes ${rng}`,
   ].join("\n");
   const r = await runInLab({ devices: "probe", command: ["sh", "-c", script] });
   assert.equal(r.code, 0, r.console.slice(-3000));
-  const [before, afterPlain, windowJson, afterWindow, driverlessJson] = r.stdout.split(SEP + "\n");
+  const [before, afterPlain, windowJson, afterWindow, diagJson, driverlessJson] = r.stdout.split(
+    SEP + "\n",
+  );
 
   // Plain probe changed nothing: config space, status and features byte-identical.
   assert.ok(before!.trim().length > 0);
@@ -103,6 +107,18 @@ Deno.test("lab: probe --pci-cfg reads kernel-owned devices through the window; p
     const hex = configs.get(d.address)!;
     const o = (d.pci_cfg.cap_offset + PCI_CFG_CAP.length) * 2;
     assert.equal(hex.slice(o, o + 8), "00000000", `${d.address}: window left armed`);
+  }
+
+  // diag --pci-cfg: the window works and the kernel agrees with the device, on both.
+  const diag = JSON.parse(diagJson!) as {
+    devices: { address: string; checks: { name: string; status: string; reason: string }[] }[];
+  };
+  assert.equal(diag.devices.length, 2);
+  for (const dev of diag.devices) {
+    for (const name of ["pci.cfg-window", "config.kernel-agrees"]) {
+      const c = dev.checks.find((x) => x.name === name);
+      assert.equal(c?.status, "pass", `${dev.address} ${name}: ${c?.reason}`);
+    }
   }
 
   // Driverless rng: no negotiated set (FEATURES_OK not set), offered features and queue
