@@ -238,6 +238,28 @@ function boundDriver(pciAddress: string, sysfsRoot: string): string | null {
   }
 }
 
+/**
+ * virtio-pci with no driver on the virtio device it created (`<dev>/virtioN/driver` absent):
+ * the kernel only acknowledged the device and uses none of its registers.
+ */
+function noDriverOnTop(pciAddress: string, sysfsRoot: string): boolean {
+  const dir = devicePath(pciAddress, sysfsRoot);
+  try {
+    const children = [...Deno.readDirSync(dir)].filter((e) => /^virtio\d+$/.test(e.name));
+    if (children.length === 0) return false;
+    return children.every((c) => {
+      try {
+        Deno.lstatSync(`${dir}/${c.name}/driver`);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 export interface OpenBarOptions {
   /** Map read/write. False: PROT_READ, and every write* throws (probe on kernel-owned devices). */
   writable: boolean;
@@ -261,7 +283,10 @@ export function openBarRegion(
   if (info.kind === "absent") throw new VirtioError(`${pciAddress}: BAR ${bar} is not implemented`);
   if (options.writable) {
     const driver = boundDriver(pciAddress, root);
-    if (driver !== null && !USER_SPACE_DRIVERS.includes(driver)) {
+    if (
+      driver !== null && !USER_SPACE_DRIVERS.includes(driver) &&
+      !(driver === "virtio-pci" && noDriverOnTop(pciAddress, root))
+    ) {
       throw new VirtioError(`${pciAddress} is driven by the kernel driver ${driver}`, {
         hint: "claim the device first (unbind it from its driver), or open it read-only",
       });

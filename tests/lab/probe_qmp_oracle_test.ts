@@ -2,8 +2,8 @@
  * An oracle nobody here wrote: what `virtio probe` reports of each device — negotiated and
  * offered features, status, queue counts and sizes — compared with QEMU's own view of the
  * same device over QMP (`x-query-virtio-status`, `x-query-virtio-queue-status`), in one boot,
- * for every device of the `probe` set, kernel-owned and driverless (gpu has no driver
- * loaded; rng's virtio driver is unbound first).
+ * for every device of the `probe` set: kernel-owned (rng's virtio driver unbound first, so
+ * one is driverless) and, in a second boot with `--no-drivers`, every one driverless.
  */
 import assert from "node:assert/strict";
 import { startLab } from "../../lib/lab/vm.ts";
@@ -56,15 +56,18 @@ function qemuBits(type: number, f: QmpFeatures, unmatched: string[]): bigint {
 const LEGACY_ONLY = (1n << 24n) | (1n << 27n) | (1n << 30n);
 const NET_LEGACY_ONLY = 1n << 6n;
 
-Deno.test("lab: probe agrees with QEMU's own QMP view of every device, bound and driverless", async () => {
+/** Probes the `probe` set in one boot and compares with QMP; returns the report. */
+async function oracle(noDrivers: boolean): Promise<ProbeReport> {
   const rng = pciAddress(DEVICES.rng!.slot);
   const script = [
-    `echo $(basename /sys/bus/pci/devices/${rng}/virtio*) > /sys/bus/virtio/drivers/virtio_rng/unbind`,
+    noDrivers
+      ? "true"
+      : `echo $(basename /sys/bus/pci/devices/${rng}/virtio*) > /sys/bus/virtio/drivers/virtio_rng/unbind`,
     "virtio probe --json --pci-cfg --allow-writes",
     "echo 'oracle: probed' > /dev/console",
     "sleep 30",
   ].join("\n");
-  await using vm = await startLab({ devices: "probe", command: ["sh", "-c", script] });
+  await using vm = await startLab({ devices: "probe", noDrivers, command: ["sh", "-c", script] });
   await vm.waitForConsole(/^oracle: probed/, 240_000);
   const qmp = await vm.qmp();
   const list = await qmp.execute("x-query-virtio") as { path: string; name: string }[];
@@ -133,6 +136,29 @@ Deno.test("lab: probe agrees with QEMU's own QMP view of every device, bound and
   assert.ok(checked.length >= 10, `only ${checked.join(", ")}`);
   assert.ok(checked.some((c) => c.includes("driverless")), "no driverless device checked");
   console.log(`agreed with QEMU on: ${checked.join(", ")}`);
+  return report;
+}
+
+Deno.test("lab: probe agrees with QEMU's own QMP view of every device, kernel-owned (rng unbound)", async () => {
+  await oracle(false);
+});
+
+Deno.test("lab --no-drivers: every device driverless, agrees with QMP, config equals what QEMU was given", async () => {
+  const report = await oracle(true);
+  const by = new Map(report.devices.map((d) => [d.address, d]));
+  const fields = (name: string) => by.get(pciAddress(DEVICES[name]!.slot))?.config?.fields ?? {};
+  for (const d of report.devices) {
+    if (d.type.name === "9p") continue; // the lab's own root and results shares
+    assert.equal(d.virtio_driver, undefined, `${d.address} has a driver under --no-drivers`);
+  }
+  assert.equal(fields("net-modern").mac, DEVICES["net-modern"]!.given.mac);
+  assert.equal(fields("net-modern").mtu, DEVICES["net-modern"]!.given.mtu);
+  assert.equal(fields("net-legacy").mac, DEVICES["net-legacy"]!.given.mac);
+  assert.equal(fields("blk").capacity_bytes, DEVICES.blk!.given.capacityBytes);
+  assert.equal(fields("blk").num_queues, DEVICES.blk!.given.numQueues);
+  assert.equal(fields("scsi").num_queues, DEVICES.scsi!.given.numQueues);
+  assert.equal(fields("serial").max_nr_ports, DEVICES.serial!.given.maxPorts);
+  assert.equal(fields("gpu").num_scanouts, DEVICES.gpu!.given.maxOutputs);
 });
 
 function hex(v: bigint): string {

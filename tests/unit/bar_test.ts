@@ -163,6 +163,24 @@ Deno.test("openBarRegion refuses write access while a kernel driver owns the dev
   }
 });
 
+Deno.test("openBarRegion: virtio-pci with no virtio driver on top is driverless (writable); with one it is not", () => {
+  const { root, address } = fakeDevice("virtio-pci");
+  const child = `${root}/sys/bus/pci/devices/${address}/virtio5`;
+  try {
+    Deno.mkdirSync(child);
+    using w = openBarRegion(address, 1, { writable: true, sysfsRoot: root });
+    w.write16(0x0e, 1); // queue_select of a device no driver uses
+    Deno.mkdirSync(`${root}/sys/bus/virtio/drivers/virtio_net`, { recursive: true });
+    Deno.symlinkSync(`${root}/sys/bus/virtio/drivers/virtio_net`, `${child}/driver`);
+    assert.throws(
+      () => openBarRegion(address, 1, { writable: true, sysfsRoot: root }),
+      /driven by the kernel driver virtio-pci/,
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
 /** Finds a virtio-pci capability of `cfgType` (§4.1.4) by walking the sysfs config file. */
 function findVirtioCap(address: string, cfgType: number): { bar: number; offset: number } | null {
   const config = Deno.readFileSync(`/sys/bus/pci/devices/${address}/config`);
