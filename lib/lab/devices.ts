@@ -136,6 +136,40 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
     },
     mqNic("net-mq-a", 0x12),
     mqNic("net-mq-b", 0x13),
+    nic("net-speed", 0x14, ",disable-legacy=on,speed=10000,duplex=full,host_mtu=9000", 0x1041, {
+      speedMbps: 10000,
+      duplex: "full",
+      mtu: 9000,
+    }),
+    {
+      name: "blk-4k",
+      slot: 0x15,
+      args: [
+        "-blockdev",
+        "driver=null-co,node-name=null4k,size=16777216,read-zeroes=on",
+        "-device",
+        "virtio-blk-pci,drive=null4k,addr=15,disable-legacy=on,logical_block_size=4096," +
+        "physical_block_size=4096,discard=on,num-queues=2",
+      ],
+      pciDeviceId: 0x1042,
+      virtioType: 2,
+      modules: ["virtio_blk"],
+      given: { capacityBytes: 16777216, blockSize: 4096, numQueues: 2 },
+    },
+    {
+      name: "crypto",
+      slot: 0x16,
+      args: [
+        "-object",
+        "cryptodev-backend-builtin,id=crypto0",
+        "-device",
+        "virtio-crypto-pci,cryptodev=crypto0,addr=16,disable-legacy=on",
+      ],
+      pciDeviceId: 0x1054,
+      virtioType: 20,
+      modules: ["virtio_crypto"],
+      given: { maxDataQueues: 1 },
+    },
     {
       name: "blk",
       slot: 0x0a,
@@ -224,6 +258,7 @@ export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
     "gpu",
     "input",
   ],
+  "probe-extra": ["net-speed", "blk-4k", "crypto"],
   vfio: ["net-vfio", "net-vfio-packed", "net-peer"],
   mq: ["net-mq-a", "net-mq-b"],
   none: [],
