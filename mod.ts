@@ -245,6 +245,7 @@ export { type BlkCompletion, type BlkRequest, BlkRequestQueue } from "./lib/blk/
 export {
   type BlkLimits,
   blkLimits,
+  type BlkRawConfig,
   type BlkStatus,
   checkBlkRequest,
   decodeBlkId,

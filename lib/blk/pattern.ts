@@ -45,6 +45,7 @@ export function fillPattern(block: Uint8Array, seed: number, sector: bigint): vo
   v.setUint32(end, crc32c(block.subarray(0, end)), true);
 }
 
+/** Result of checking one block against its pattern. */
 export type PatternCheck =
   | { ok: true }
   | { ok: false; sector: bigint; reason: string };

@@ -16,10 +16,15 @@ import {
 
 /** §5.2.6: request types. */
 export const VIRTIO_BLK_T_IN = 0;
+/** Write. */
 export const VIRTIO_BLK_T_OUT = 1;
+/** Flush the write cache. */
 export const VIRTIO_BLK_T_FLUSH = 4;
+/** Read the device serial. */
 export const VIRTIO_BLK_T_GET_ID = 8;
+/** Discard. */
 export const VIRTIO_BLK_T_DISCARD = 11;
+/** Write zeroes. */
 export const VIRTIO_BLK_T_WRITE_ZEROES = 13;
 
 /** §5.2.6: status byte values. */
@@ -34,6 +39,7 @@ export const BLK_ID_BYTES = 20;
 /** §5.2.4: capacity and `sector` are always in 512-byte units, whatever blk_size says. */
 export const SECTOR_BYTES = 512;
 
+/** The 16-byte request header (§5.2.6). */
 export function encodeBlkHeader(type: number, sector: bigint): Uint8Array {
   if (sector < 0n || sector >= 1n << 64n) throw new RangeError(`sector ${sector} out of u64`);
   const out = new Uint8Array(BLK_HEADER_BYTES);
@@ -44,6 +50,7 @@ export function encodeBlkHeader(type: number, sector: bigint): Uint8Array {
   return out;
 }
 
+/** Decoded status byte. */
 export type BlkStatus = "ok" | "ioerr" | "unsupp";
 
 /** The status byte is device-written, so any value beyond the three defined is an error. */
@@ -62,18 +69,25 @@ export function decodeBlkId(bytes: Uint8Array): string {
   return Array.from(s, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "?")).join("");
 }
 
-/** Raw config words the driver reads (only those whose feature was negotiated). */
+/** Raw config words as read; blkLimits ignores those whose feature was not negotiated. */
 export interface BlkRawConfig {
+  /** §5.2.4 capacity, 512-byte sectors. */
   capacitySectors: bigint;
+  /** §5.2.4 size_max. */
   sizeMax?: number;
+  /** §5.2.4 seg_max. */
   segMax?: number;
+  /** §5.2.4 blk_size. */
   blkSize?: number;
+  /** §5.2.4 num_queues. */
   numQueues?: number;
 }
 
 /** What the driver must honour, checked for sanity (device-written config is untrusted). */
 export interface BlkLimits {
+  /** Capacity in 512-byte sectors. */
   capacitySectors: bigint;
+  /** Capacity in bytes. */
   capacityBytes: bigint;
   /** Logical block size in bytes (§5.2.4 blk_size; 512 when not offered). */
   blockBytes: number;
@@ -81,10 +95,15 @@ export interface BlkLimits {
   sizeMax?: number;
   /** Most data segments in one request; undefined = no limit offered. */
   segMax?: number;
+  /** Request queues the device has. */
   numQueues: number;
+  /** VIRTIO_BLK_F_RO: writes are refused. */
   readOnly: boolean;
+  /** VIRTIO_BLK_F_FLUSH offered. */
   flush: boolean;
+  /** VIRTIO_BLK_F_DISCARD offered. */
   discard: boolean;
+  /** VIRTIO_BLK_F_WRITE_ZEROES offered. */
   writeZeroes: boolean;
 }
 

@@ -22,8 +22,11 @@ const SLOT_BYTES = 32; // header at 0, status at 16
 
 /** One request to submit. `data` is device-writable for IN and GET_ID, readable otherwise. */
 export interface BlkRequest {
+  /** Request type (VIRTIO_BLK_T_*). */
   type: number;
+  /** First 512-byte sector. */
   sector: bigint;
+  /** Data segments (none for FLUSH). */
   data: readonly Segment[];
   /** Caller's tag, handed back with the completion. */
   tag: number;
@@ -31,7 +34,9 @@ export interface BlkRequest {
 
 /** One finished request. `status` is "bad" when the device broke the protocol for it. */
 export interface BlkCompletion {
+  /** The request's tag. */
   tag: number;
+  /** Device status, or "bad" for a protocol violation. */
   status: BlkStatus | "bad";
   /** Why the completion is "bad" (device-written status or used length out of contract). */
   detail?: string;
@@ -44,7 +49,9 @@ interface Pending {
   writable: boolean;
 }
 
+/** Requests over one virtqueue: submit, kick, poll. */
 export class BlkRequestQueue {
+  /** Requests in flight at most. */
   readonly depth: number;
   readonly #q: Virtqueue;
   readonly #limits: BlkLimits;
@@ -67,6 +74,7 @@ export class BlkRequestQueue {
     this.#lens = new Uint32Array(depth);
   }
 
+  /** Requests submitted and not yet completed. */
   get inFlight(): number {
     return this.depth - this.#free.length;
   }
@@ -98,6 +106,7 @@ export class BlkRequestQueue {
     return true;
   }
 
+  /** Publishes the submitted requests and notifies the device (unless suppressed). */
   kick(): boolean {
     return this.#q.kick();
   }

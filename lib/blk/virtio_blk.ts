@@ -31,16 +31,19 @@ import { BlkRequestQueue } from "./request_queue.ts";
 
 const bit = (n: bigint) => 1n << n;
 
+/** How to open a virtio-blk device. */
 export interface VirtioBlkOptions {
   /** Request queues to set up (default 1). */
   readonly queues?: number;
   /** Requests in flight per queue (default 32); each takes ≥ 3 descriptors. */
   readonly depth?: number;
+  /** Ring format: packed, split, or auto (packed when offered). */
   readonly format?: RingFormat | "auto";
   /** Largest data segments per request the caller will use (default 1). */
   readonly segments?: number;
 }
 
+/** A virtio-blk device taken over by this process. */
 export class VirtioBlk {
   private constructor(
     readonly transport: Transport,
@@ -50,6 +53,7 @@ export class VirtioBlk {
     readonly format: RingFormat,
   ) {}
 
+  /** Negotiates, validates the config and sets up the request queues (§3.1.1, §5.2.5). */
   static open(transport: Transport, dma: DmaAllocator, o: VirtioBlkOptions = {}): VirtioBlk {
     if (transport.deviceType !== 2) {
       throw new VirtioError(`not a block device (virtio type ${transport.deviceType})`);
@@ -111,6 +115,7 @@ export class VirtioBlk {
     return new VirtioBlk(transport, decision, value.limits, value.queues, value.format);
   }
 
+  /** Features accepted in negotiation. */
   get features(): bigint {
     return this.decision.accepted;
   }
