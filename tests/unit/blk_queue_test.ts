@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { createVirtqueue, type RingFormat } from "../../lib/queue/virtqueue.ts";
 import {
   blkLimits,
+  decodeBlkId,
   VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
 } from "../../lib/blk/protocol.ts";
@@ -31,7 +33,7 @@ function rig(format: RingFormat, opts: SimBlkOptions = {}, features = 1n << VIRT
     bq.poll(done);
     return done;
   };
-  return { dma, bq, dev, run };
+  return { dma, bq, dev, run, sim };
 }
 
 for (const format of ["split", "packed"] as const) {
@@ -119,4 +121,29 @@ Deno.test("blk queue: writes refused before the ring on a read-only device", () 
     /read-only/,
   );
   assert.equal(bq.inFlight, 0);
+});
+
+Deno.test("blk queue: GET_ID returns the serial; an untouched status byte is bad", () => {
+  const { dma, bq, run } = rig("split", { serial: "labdisk0" });
+  const id = dma.alloc(20);
+  bq.submit({ type: VIRTIO_BLK_T_GET_ID, sector: 0n, data: [{ iova: id.iova, len: 20 }], tag: 4 });
+  assert.deepEqual(run(), [{ tag: 4, status: "ok" }]);
+  assert.equal(decodeBlkId(id.bytes), "labdisk0");
+  // A device that completes without writing the status leaves our 0xff sentinel there.
+  const silent = rig("packed", { lieUsedLen: 0 });
+  const buf = silent.dma.alloc(512);
+  silent.bq.submit({
+    type: VIRTIO_BLK_T_OUT,
+    sector: 0n,
+    data: [{ iova: buf.iova, len: 512 }],
+    tag: 5,
+  });
+  silent.bq.kick();
+  const sim = silent.sim;
+  for (const b of sim.take()) sim.complete(b, 1);
+  sim.publish();
+  const done: BlkCompletion[] = [];
+  silent.bq.poll(done);
+  assert.equal(done[0]?.status, "bad");
+  assert.match(done[0]?.detail ?? "", /status byte 255/);
 });
