@@ -240,3 +240,24 @@ export { type LabOptions, type LabResult, type LabVm, runInLab, startLab } from 
 export type { LabDevice } from "./lib/lab/devices.ts";
 export type { Qmp, QmpValue } from "./lib/lab/qmp.ts";
 export type { Command, CommandIO } from "./commands/command.ts";
+
+// ---- virtio-blk (issue 19) ----
+export { VirtioBlk, type VirtioBlkOptions } from "./lib/blk/virtio_blk.ts";
+export { type BlkCompletion, type BlkRequest, BlkRequestQueue } from "./lib/blk/request_queue.ts";
+export {
+  type BlkLimits,
+  blkLimits,
+  type BlkRawConfig,
+  type BlkStatus,
+  checkBlkRequest,
+  decodeBlkId,
+  decodeBlkStatus,
+  encodeBlkHeader,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+} from "./lib/blk/protocol.ts";
+export { checkPattern, crc32c, fillPattern, type PatternCheck } from "./lib/blk/pattern.ts";
