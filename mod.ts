@@ -92,6 +92,7 @@ export { DeviceError, SystemError, TimeoutError, UsageError, VirtioError } from 
 // ---- probe (read-only) ----
 export { probeAll, probeDevice, type ProbeOptions } from "./lib/probe/probe.ts";
 export type { BarOpener } from "./lib/probe/registers.ts";
+export type { ConfigOpener } from "./lib/probe/device_registers.ts";
 export { type KernelFields, type KernelView, readKernelView } from "./lib/probe/kernel_view.ts";
 export { PCI_CFG_CAP, PciCfgWindow, WindowError, type WindowTarget } from "./lib/pci/cfg_window.ts";
 export {
