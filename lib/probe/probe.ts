@@ -56,8 +56,14 @@ function typeInfo(id: number) {
   return { id, name: deviceTypeName(id), ...(known ? { description: known.description } : {}) };
 }
 
-/** FEATURES_OK (§2.1) set in a status byte: only then is a feature set negotiated. */
-const negotiated = (status: number | undefined) => status !== undefined && (status & 8) !== 0;
+/**
+ * Whether the kernel's feature bits are a negotiated set: FEATURES_OK is set (§3.1.1), or —
+ * the legacy interface has no FEATURES_OK (§3.1.2) — DRIVER_OK with VERSION_1 not among them.
+ */
+function negotiated(status: number | undefined, features: bigint): boolean {
+  if (status === undefined) return false;
+  return (status & 8) !== 0 || ((status & 4) !== 0 && (features & (1n << 32n)) === 0n);
+}
 
 const hex = (n: number, w: number) => "0x" + n.toString(16).padStart(w, "0");
 
@@ -216,7 +222,7 @@ function probeFunction(
       : {}),
     // §3.1.1: features are negotiated only once FEATURES_OK is set; before that the kernel's
     // `features` file holds nothing a driver agreed to.
-    features: kernel?.features === undefined || !negotiated(kernel.status)
+    features: kernel?.features === undefined || !negotiated(kernel.status, kernel.features)
       ? {}
       : { negotiated: featureSet(type, kernel.features, "sysfs") },
     notes,
@@ -231,7 +237,7 @@ function probeFunction(
     const views = readKernelView(`${dir}/${kernel.name}`);
     if (views.length) Object.assign(report, { kernel_view: views });
   }
-  if (kernel?.features !== undefined && !negotiated(kernel.status)) {
+  if (kernel?.features !== undefined && !negotiated(kernel.status, kernel.features)) {
     notes.push("no driver negotiated features (FEATURES_OK not set)");
   }
   if (!complete) {
