@@ -9,7 +9,7 @@ import type { ConfigSpace } from "../pci/config_space.ts";
 import { PCI_HEADER_TYPE, PCI_STATUS, PCI_STATUS_CAP_LIST } from "../pci/capabilities.ts";
 import { walkCapabilities } from "../pci/capabilities.ts";
 import { readSysfsConfigSpace } from "../pci/sysfs_config.ts";
-import { PciSysfs } from "../pci/sysfs.ts";
+import { PciSysfs, readText } from "../pci/sysfs.ts";
 import { firstCap, parseVirtioCapabilities } from "../virtio/capabilities.ts";
 import {
   STATUS_DEVICE_NEEDS_RESET,
@@ -317,14 +317,6 @@ export interface GatherOptions {
   readonly pciCfg?: boolean;
 }
 
-function readOptional(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads what the passive checks need for `address`, without writing anything. */
 export function gatherPassiveInput(address: string, options: GatherOptions = {}): PassiveInput {
   const report = probeDevice(address, {
@@ -343,9 +335,9 @@ export function gatherPassiveInput(address: string, options: GatherOptions = {})
   }
   const links = report.interfaces.net.map((n): LinkState => {
     const base = `${dir}/${report.kernel_name}/net/${n.name}`;
-    const operstate = readOptional(`${base}/operstate`);
-    const carrier = readOptional(`${base}/carrier`);
-    const flags = readOptional(`${base}/flags`);
+    const operstate = readText(`${base}/operstate`);
+    const carrier = readText(`${base}/carrier`);
+    const flags = readText(`${base}/flags`);
     return {
       name: n.name,
       ...(operstate === undefined ? {} : { operstate }),
