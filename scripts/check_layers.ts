@@ -170,7 +170,6 @@ export const KNOWN: readonly string[] = [
   "lib/pci/devbind.ts (PCI and VFIO, rank 3) imports lib/virtio/device_types.ts (transport, rank 4): upward import",
   "lib/pci/in_use.ts (PCI and VFIO, rank 3) imports lib/virtio/device_types.ts (transport, rank 4): upward import",
   "lib/pci/sysfs.ts (PCI and VFIO, rank 3) imports lib/virtio/features.ts (transport, rank 4): upward import",
-  "import circle: lib/queue/virtqueue.ts → lib/queue/split.ts → lib/queue/shadow.ts → lib/queue/in_order_slots.ts → lib/queue/packed.ts → lib/queue/virtqueue.ts",
 ];
 
 /** The whole check for a checkout at `root`: README's table against lib/, commands/, testing/. */

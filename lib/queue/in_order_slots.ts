@@ -8,7 +8,7 @@
  * @module
  */
 import type { SlotLayout } from "./shadow.ts";
-import type { Virtqueue } from "./virtqueue.ts";
+import type { Virtqueue } from "./types.ts";
 
 /** Scratch for one queue's IN_ORDER bulk calls, made on first use. */
 export class InOrderSlots {

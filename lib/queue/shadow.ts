@@ -7,7 +7,7 @@
  */
 
 import { DeviceError } from "../errors.ts";
-import type { Segment } from "./virtqueue.ts";
+import type { Segment } from "./types.ts";
 
 /** Largest value a descriptor's le32 len can hold. */
 export const MAX_SEGMENT_LEN = 0xffff_ffff;

@@ -26,7 +26,7 @@
  */
 
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
-import type { Virtqueue } from "./virtqueue.ts";
+import type { Virtqueue } from "./types.ts";
 
 export class BufferSlots {
   readonly region: DmaRegion;
