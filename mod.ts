@@ -194,14 +194,12 @@ export {
 export {
   type ClaimOptions,
   type ClaimRecord,
-  currentDriver,
   DeviceClaim,
   readClaim,
   restoreAbandonedClaims,
   type RestoredClaim,
-  type SysfsOptions,
-  type SysfsWriter,
-} from "./lib/pci/binding.ts";
+} from "./lib/device/claim.ts";
+export { currentDriver, type SysfsOptions, type SysfsWriter } from "./lib/pci/binding.ts";
 export {
   bindDevice,
   type BindResult,
@@ -209,8 +207,8 @@ export {
   type DeviceStatus,
   unbindDevice,
   virtioStatus,
-} from "./lib/pci/devbind.ts";
-export { type DeviceUsage, deviceUsage, type InUseOptions } from "./lib/pci/in_use.ts";
+} from "./lib/device/devbind.ts";
+export { type DeviceUsage, deviceUsage, type InUseOptions } from "./lib/device/in_use.ts";
 
 // ---- diagnostics ----
 export {

@@ -1,7 +1,7 @@
 /**
  * `virtio bind DEVICE --driver NAME [--force]` and `virtio unbind DEVICE [--force]`: move a
  * virtio device between the kernel and user-space drivers, like `dpdk-devbind.py`, with the
- * same in-use refusal as a takeover. The logic is in `lib/pci/devbind.ts`.
+ * same in-use refusal as a takeover. The logic is in `lib/device/devbind.ts`.
  *
  * @module
  */
@@ -13,7 +13,7 @@ import {
   type BindResult,
   type DevbindOptions,
   unbindDevice,
-} from "../lib/pci/devbind.ts";
+} from "../lib/device/devbind.ts";
 
 const common = `Arguments:
   DEVICE             PCI address (0000:00:04.0 or 00:04.0) of a virtio device

@@ -9,7 +9,7 @@ import type { Command, CommandIO } from "./command.ts";
 import { intOption, parseArgs } from "./args.ts";
 import { UsageError, VirtioError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
-import { openBarRegion } from "../lib/pci/bar.ts";
+import { openDeviceBar } from "../lib/device/bar_access.ts";
 import type { AccessPath } from "../lib/driver/virtio_pci_device.ts";
 import { diagnose, type DiagOptions } from "../lib/diag/run.ts";
 import { DIAG_SCHEMA } from "../lib/diag/report.ts";
@@ -95,7 +95,7 @@ export async function runDiag(
     ...(sysfsRoot ? { sysfsRoot } : {}),
     openBar: deps.openBar ??
       ((a, b, o) =>
-        openBarRegion(a, b, { writable: o.writable, sysfsRoot: sysfsParent(sysfsRoot) })),
+        openDeviceBar(a, b, { writable: o.writable, sysfsRoot: sysfsParent(sysfsRoot) })),
     active: values.active === true,
     pciCfg: values["pci-cfg"] === true,
     force: values.force === true,
@@ -121,7 +121,7 @@ export async function runDiag(
   return report.ok ? 0 : 1;
 }
 
-/** openBarRegion takes the filesystem root above `sys`. */
+/** openDeviceBar takes the filesystem root above `sys`. */
 function sysfsParent(sysfs: string | undefined): string {
   if (!sysfs) return "/";
   const trimmed = sysfs.replace(/\/+$/, "");

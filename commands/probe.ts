@@ -8,7 +8,7 @@ import type { Command, CommandIO } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { UsageError, VirtioError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
-import { openBarRegion } from "../lib/pci/bar.ts";
+import { openDeviceBar } from "../lib/device/bar_access.ts";
 import { probeAll, probeDevice, type ProbeOptions } from "../lib/probe/probe.ts";
 import { PROBE_SCHEMA, type ProbeReport } from "../lib/probe/report.ts";
 import { renderReport } from "../lib/probe/render.ts";
@@ -65,7 +65,7 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
     ...(types ? { types } : {}),
     openBar: deps.openBar ??
       ((a, b, o) =>
-        openBarRegion(a, b, { writable: o.writable, sysfsRoot: sysfsParent(values.sysfs) })),
+        openDeviceBar(a, b, { writable: o.writable, sysfsRoot: sysfsParent(values.sysfs) })),
     allowWrites: values["allow-writes"] === true,
     pciCfg: values["pci-cfg"] === true,
     raw: values.verbose === true,
@@ -86,7 +86,7 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
   return 0;
 }
 
-/** openBarRegion takes the filesystem root above `sys`. */
+/** openDeviceBar takes the filesystem root above `sys`. */
 function sysfsParent(sysfs: string | undefined): string {
   if (!sysfs) return "/";
   const trimmed = sysfs.replace(/\/+$/, "");

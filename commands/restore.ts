@@ -8,7 +8,8 @@
 import type { Command, CommandIO } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
-import { restoreAbandonedClaims, type SysfsOptions } from "../lib/pci/binding.ts";
+import { restoreAbandonedClaims } from "../lib/device/claim.ts";
+import type { SysfsOptions } from "../lib/pci/binding.ts";
 
 const usage = `Usage: virtio restore [options]
 

@@ -1,14 +1,14 @@
 /**
  * `virtio status [--json]`: every virtio PCI device, its driver, whether it is in use and
  * why, and our claim record if any. Read-only. The logic is `virtioStatus` in
- * `lib/pci/devbind.ts`.
+ * `lib/device/devbind.ts`.
  *
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type DevbindOptions, type DeviceStatus, virtioStatus } from "../lib/pci/devbind.ts";
+import { type DevbindOptions, type DeviceStatus, virtioStatus } from "../lib/device/devbind.ts";
 
 const usage = `Usage: virtio status [options]
 

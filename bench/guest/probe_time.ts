@@ -8,7 +8,7 @@
  *   deno run -A bench/guest/probe_time.ts [--runs N] [--iterations N]
  */
 import { parseArgs } from "node:util";
-import { openBarRegion } from "../../lib/pci/bar.ts";
+import { openDeviceBar } from "../../lib/device/bar_access.ts";
 import { probeAll } from "../../lib/probe/probe.ts";
 
 const { values } = parseArgs({
@@ -31,7 +31,7 @@ for (let i = 0; i < Number(values.runs); i++) {
 
 const options = {
   openBar: (a: string, b: number, o: { writable: boolean }) =>
-    openBarRegion(a, b, { writable: o.writable }),
+    openDeviceBar(a, b, { writable: o.writable }),
 };
 probeAll(options); // warm-up: module code compiled, sysfs caches filled
 const n = Number(values.iterations);

@@ -14,8 +14,9 @@
  * @module
  */
 import { VirtioError } from "../errors.ts";
-import { type BarInfo, openBarRegion, readBarInfo } from "../pci/bar.ts";
-import { DeviceClaim } from "../pci/binding.ts";
+import { type BarInfo, readBarInfo } from "../pci/bar.ts";
+import { openDeviceBar } from "../device/bar_access.ts";
+import { DeviceClaim } from "../device/claim.ts";
 import { walkCapabilities } from "../pci/capabilities.ts";
 import type { ConfigSpace } from "../pci/config_space.ts";
 import { normalizePciAddress } from "../pci/address.ts";
@@ -147,7 +148,7 @@ export class VirtioPciDevice implements Disposable {
       );
       let config: ConfigSpace;
       let barSize: (i: number) => BarInfo | undefined;
-      let openBar: (i: number) => ReturnType<typeof openBarRegion>;
+      let openBar: (i: number) => ReturnType<typeof openDeviceBar>;
       let dma: DmaAllocator;
       if (access === "vfio") {
         const vfio = VfioDevice.open(addr);
@@ -167,7 +168,7 @@ export class VirtioPciDevice implements Disposable {
           const bar = readBarInfo(addr, i);
           return bar.kind === "absent" ? undefined : bar;
         };
-        openBar = (i) => openBarRegion(addr, i, { writable: true });
+        openBar = (i) => openDeviceBar(addr, i, { writable: true });
         dma = new HugepageAllocator();
       }
       cleanup.push(() => dma[Symbol.dispose]());

@@ -238,39 +238,23 @@ function boundDriver(pciAddress: string, sysfsRoot: string): string | null {
   }
 }
 
-/**
- * virtio-pci with no driver on the virtio device it created (`<dev>/virtioN/driver` absent):
- * the kernel only acknowledged the device and uses none of its registers.
- */
-function noDriverOnTop(pciAddress: string, sysfsRoot: string): boolean {
-  const dir = devicePath(pciAddress, sysfsRoot);
-  try {
-    const children = [...Deno.readDirSync(dir)].filter((e) => /^virtio\d+$/.test(e.name));
-    if (children.length === 0) return false;
-    return children.every((c) => {
-      try {
-        Deno.lstatSync(`${dir}/${c.name}/driver`);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
 export interface OpenBarOptions {
   /** Map read/write. False: PROT_READ, and every write* throws (probe on kernel-owned devices). */
   writable: boolean;
   /** Root of the sysfs tree; tests point it at a fake tree. Default "/". */
   sysfsRoot?: string;
+  /**
+   * A kernel driver the caller knows to leave the device's registers alone (the device layer
+   * knows one: virtio-pci with no virtio driver on top); writable access is allowed under it.
+   */
+  idleDriver?: (driver: string, pciAddress: string, sysfsRoot: string) => boolean;
 }
 
 /**
  * Opens BAR `bar` of `pciAddress` through sysfs: a memory BAR is mmapped from `resourceN`,
  * an I/O BAR is reached with pread/pwrite on `resourceN`. A writable region is refused while
- * a kernel driver (other than {@link USER_SPACE_DRIVERS}) owns the device: writing behind a
+ * a kernel driver (other than {@link USER_SPACE_DRIVERS} or one `idleDriver` accepts) owns the
+ * device: writing behind a
  * driver's back breaks the device and perhaps the machine.
  */
 export function openBarRegion(
@@ -285,7 +269,7 @@ export function openBarRegion(
     const driver = boundDriver(pciAddress, root);
     if (
       driver !== null && !USER_SPACE_DRIVERS.includes(driver) &&
-      !(driver === "virtio-pci" && noDriverOnTop(pciAddress, root))
+      !(options.idleDriver?.(driver, pciAddress, root) ?? false)
     ) {
       throw new VirtioError(`${pciAddress} is driven by the kernel driver ${driver}`, {
         hint: "claim the device first (unbind it from its driver), or open it read-only",

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseSysfsFeatureString } from "../virtio/features.ts";
 import { isCanonicalPciAddress } from "./address.ts";
 import { type BarInfo, parseResourceFile } from "./bar.ts";
 
@@ -73,6 +72,21 @@ function parseBars(text: string): BarInfo[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Parses the kernel's `/sys/bus/virtio/devices/virtioN/features`: one '0'/'1' per bit,
+ * bit 0 first (drivers/virtio/virtio.c features_show). Throws on any other character.
+ */
+export function parseSysfsFeatureString(text: string): bigint {
+  const bits = text.trim();
+  let value = 0n;
+  for (let i = bits.length - 1; i >= 0; i--) {
+    const c = bits[i];
+    if (c !== "0" && c !== "1") throw new SyntaxError(`bad feature string character '${c}'`);
+    value = (value << 1n) | (c === "1" ? 1n : 0n);
+  }
+  return value;
 }
 
 /** A sysfs attribute's text, trimmed; undefined when it cannot be read. */

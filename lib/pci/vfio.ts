@@ -3,7 +3,7 @@
  * (`/dev/vfio/vfio`) → group (`/dev/vfio/<n>`) → device fd. Gives config-space access
  * (region 7), BAR regions (mmap when the region allows it, else pread/pwrite) and IOMMU DMA
  * mappings, and releases everything on dispose. The device must already be bound to
- * vfio-pci (see `DeviceClaim` in `binding.ts`).
+ * vfio-pci (see `DeviceClaim` in lib/device/claim.ts).
  *
  * @module
  */

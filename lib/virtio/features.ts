@@ -303,20 +303,8 @@ export function nameFeatures(type: number, features: bigint): NamedFeature[] {
   });
 }
 
-/**
- * Parses the kernel's `/sys/bus/virtio/devices/virtioN/features`: one '0'/'1' per bit,
- * bit 0 first (drivers/virtio/virtio.c features_show). Throws on any other character.
- */
-export function parseSysfsFeatureString(text: string): bigint {
-  const bits = text.trim();
-  let value = 0n;
-  for (let i = bits.length - 1; i >= 0; i--) {
-    const c = bits[i];
-    if (c !== "0" && c !== "1") throw new SyntaxError(`bad feature string character '${c}'`);
-    value = (value << 1n) | (c === "1" ? 1n : 0n);
-  }
-  return value;
-}
+// parseSysfsFeatureString reads a sysfs attribute, so it lives with the sysfs reader.
+export { parseSysfsFeatureString } from "../pci/sysfs.ts";
 
 /** `0x` + 16 hex digits at least; longer when more than 64 bits are set. */
 export function featuresHex(features: bigint): string {

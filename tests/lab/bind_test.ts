@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runInLab } from "../../lib/lab/vm.ts";
-import type { DeviceStatus } from "../../lib/pci/devbind.ts";
+import type { DeviceStatus } from "../../lib/device/devbind.ts";
 
 Deno.test("lab: virtio status, bind and unbind on real devices", async () => {
   const r = await runInLab({

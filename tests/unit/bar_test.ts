@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { VirtioError } from "../../lib/errors.ts";
+import { openDeviceBar } from "../../lib/device/bar_access.ts";
 import {
   MmioRegion,
   openBarRegion,
@@ -163,17 +164,22 @@ Deno.test("openBarRegion refuses write access while a kernel driver owns the dev
   }
 });
 
-Deno.test("openBarRegion: virtio-pci with no virtio driver on top is driverless (writable); with one it is not", () => {
+Deno.test("openDeviceBar: virtio-pci with no virtio driver on top is driverless (writable); with one it is not", () => {
   const { root, address } = fakeDevice("virtio-pci");
   const child = `${root}/sys/bus/pci/devices/${address}/virtio5`;
   try {
     Deno.mkdirSync(child);
-    using w = openBarRegion(address, 1, { writable: true, sysfsRoot: root });
+    // lib/pci knows no virtio: under any kernel driver, its BAR opener refuses writes.
+    assert.throws(
+      () => openBarRegion(address, 1, { writable: true, sysfsRoot: root }),
+      /driven by the kernel driver virtio-pci/,
+    );
+    using w = openDeviceBar(address, 1, { writable: true, sysfsRoot: root });
     w.write16(0x0e, 1); // queue_select of a device no driver uses
     Deno.mkdirSync(`${root}/sys/bus/virtio/drivers/virtio_net`, { recursive: true });
     Deno.symlinkSync(`${root}/sys/bus/virtio/drivers/virtio_net`, `${child}/driver`);
     assert.throws(
-      () => openBarRegion(address, 1, { writable: true, sysfsRoot: root }),
+      () => openDeviceBar(address, 1, { writable: true, sysfsRoot: root }),
       /driven by the kernel driver virtio-pci/,
     );
   } finally {

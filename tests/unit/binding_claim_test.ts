@@ -2,14 +2,12 @@ import assert from "node:assert/strict";
 import { VirtioError } from "../../lib/errors.ts";
 import {
   bindDriver,
-  type ClaimRecord,
   currentDriver,
-  DeviceClaim,
   loadModule,
   readCommand,
-  restoreAbandonedClaims,
   type SysfsOptions,
 } from "../../lib/pci/binding.ts";
+import { type ClaimRecord, DeviceClaim, restoreAbandonedClaims } from "../../lib/device/claim.ts";
 
 const ADDRESS = "0000:00:07.0";
 

@@ -1,5 +1,5 @@
 /** A claim record as a run of ours leaves it on disk, for fake roots in the CLI tests. */
-import { writeClaimRecord } from "../../lib/pci/binding.ts";
+import { writeClaimRecord } from "../../lib/device/claim.ts";
 
 /** Records that process `pid` holds `address`, bound to `driver`, taken from virtio-pci. */
 export function writeClaim(root: string, address: string, pid: number, driver: string | null) {

@@ -8,7 +8,7 @@ import { runRestore } from "../../commands/restore.ts";
 import { runStatus } from "../../commands/status.ts";
 import { run } from "../../main.ts";
 import { UsageError, VirtioError } from "../../lib/errors.ts";
-import type { DevbindOptions } from "../../lib/pci/devbind.ts";
+import type { DevbindOptions } from "../../lib/device/devbind.ts";
 import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 import { writeClaim } from "./claim_fixture.ts";
 

@@ -14,7 +14,7 @@ import { FakeDma } from "../../testing/fake_dma.ts";
 import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
 import { VirtioNet } from "../../lib/net/virtio_net.ts";
 import { VirtioError } from "../../lib/errors.ts";
-import { restoreAbandonedClaims } from "../../lib/pci/binding.ts";
+import { restoreAbandonedClaims } from "../../lib/device/claim.ts";
 import { runSession } from "../../lib/pktgen/run/session.ts";
 import { runPktgen } from "../../commands/pktgen.ts";
 import { fakeTime, pktgenOptions, simPort } from "./pktgen_sim_port.ts";

@@ -3,8 +3,8 @@
  * this machine: every virtio device the host itself runs on must be reported in use.
  */
 import assert from "node:assert/strict";
-import { deviceUsage, type InUseOptions } from "../../lib/pci/in_use.ts";
-import { DeviceClaim, refuseInUse } from "../../lib/pci/binding.ts";
+import { deviceUsage, type InUseOptions } from "../../lib/device/in_use.ts";
+import { DeviceClaim, refuseInUse } from "../../lib/device/claim.ts";
 
 const ADDRESS = "0000:00:07.0";
 

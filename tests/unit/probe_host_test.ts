@@ -2,7 +2,7 @@
 // compared with what other tools say: `ip link`, the kernel's feature string, `lspci -vv`.
 import assert from "node:assert/strict";
 import { probeAll } from "../../lib/probe/probe.ts";
-import { openBarRegion } from "../../lib/pci/bar.ts";
+import { openDeviceBar } from "../../lib/device/bar_access.ts";
 
 const hasVirtio = (() => {
   try {
@@ -36,7 +36,7 @@ Deno.test({
     const report = probeAll({
       openBar: (a, b, o) => {
         opened.push(o.writable);
-        return openBarRegion(a, b, { writable: o.writable });
+        return openDeviceBar(a, b, { writable: o.writable });
       },
       allowWrites: false,
     });

@@ -9,22 +9,24 @@
  * @module
  */
 import { VirtioError } from "../errors.ts";
-import { normalizePciAddress } from "./address.ts";
+import { normalizePciAddress } from "../pci/address.ts";
 import {
   bindDriver,
-  type ClaimOptions,
-  type ClaimRecord,
   currentDriver,
   ensureDriver,
-  readClaim,
   rebindOriginal,
-  refuseInUse,
-  restoreAbandonedClaims,
   setDriverOverride,
   unbindDriver,
-} from "./binding.ts";
+} from "../pci/binding.ts";
+import { PciSysfs } from "../pci/sysfs.ts";
+import {
+  type ClaimOptions,
+  type ClaimRecord,
+  readClaim,
+  refuseInUse,
+  restoreAbandonedClaims,
+} from "./claim.ts";
 import { deviceUsage } from "./in_use.ts";
-import { PciSysfs } from "./sysfs.ts";
 import { deviceTypeName, virtioIdentityFromPci } from "../virtio/device_types.ts";
 
 /** The kernel's own driver for virtio PCI devices. */
