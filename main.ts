@@ -8,6 +8,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import type { CommandIO } from "./commands/command.ts";
 import { commands } from "./commands/registry.ts";
+import { colorAllowed } from "./lib/ansi.ts";
 import { UsageError, VirtioError } from "./lib/errors.ts";
 
 export const VERSION: string = denoJson.version;
@@ -90,7 +91,7 @@ function processIO(): CommandIO & { cleanup(): void } {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  const color = colorAllowed(Deno.stdout);
   return {
     out: (t) => writeAll(Deno.stdout, t),
     err: (t) => writeAll(Deno.stderr, t),

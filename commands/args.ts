@@ -72,3 +72,14 @@ export function intOption(
   }
   return n;
 }
+
+/**
+ * `--sysfs DIR` names the `sys` directory; the BAR opener and the device layer take the
+ * filesystem root above it. Undefined → "/". A DIR not called `sys` is a usage error.
+ */
+export function sysfsParent(sysfs: string | undefined): string {
+  if (!sysfs) return "/";
+  const trimmed = sysfs.replace(/\/+$/, "");
+  if (!trimmed.endsWith("/sys")) throw new UsageError(`--sysfs must name a directory called sys`);
+  return trimmed.slice(0, -4) || "/";
+}

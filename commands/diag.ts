@@ -6,7 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { intOption, parseArgs } from "./args.ts";
+import { intOption, parseArgs, sysfsParent } from "./args.ts";
 import { UsageError, VirtioError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
 import { openDeviceBar } from "../lib/device/bar_access.ts";
@@ -119,14 +119,6 @@ export async function runDiag(
   else if (!values.jsonl) io.out(renderDiagText(report, { color: io.color }));
   if (report.devices.length === 0) io.err("virtio: no virtio devices found\n");
   return report.ok ? 0 : 1;
-}
-
-/** openDeviceBar takes the filesystem root above `sys`. */
-function sysfsParent(sysfs: string | undefined): string {
-  if (!sysfs) return "/";
-  const trimmed = sysfs.replace(/\/+$/, "");
-  if (!trimmed.endsWith("/sys")) throw new UsageError(`--sysfs must name a directory called sys`);
-  return trimmed.slice(0, -4) || "/";
 }
 
 export const diagCommand: Command = {

@@ -5,8 +5,8 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs } from "./args.ts";
-import { UsageError, VirtioError } from "../lib/errors.ts";
+import { parseArgs, sysfsParent } from "./args.ts";
+import { UsageError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
 import { openDeviceBar } from "../lib/device/bar_access.ts";
 import { probeAll, probeDevice, type ProbeOptions } from "../lib/probe/probe.ts";
@@ -84,14 +84,6 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
     return 1;
   }
   return 0;
-}
-
-/** openDeviceBar takes the filesystem root above `sys`. */
-function sysfsParent(sysfs: string | undefined): string {
-  if (!sysfs) return "/";
-  const trimmed = sysfs.replace(/\/+$/, "");
-  if (!trimmed.endsWith("/sys")) throw new VirtioError(`--sysfs must name a directory called sys`);
-  return trimmed.slice(0, -4) || "/";
 }
 
 export const probeCommand: Command = {

@@ -14,11 +14,8 @@ import {
   bindDriver,
   currentDriver,
   ensureDriver,
-  exists,
   leaveUnbound,
-  PCI_COMMAND_MASTER,
   readCommand,
-  readText,
   rebindOriginal,
   setDriverOverride,
   Sysfs,
@@ -26,6 +23,8 @@ import {
   unbindDriver,
   writeCommand,
 } from "../pci/binding.ts";
+import { PCI_COMMAND_MASTER } from "../pci/capabilities.ts";
+import { exists, listDir, readFile } from "../sys/files.ts";
 import { deviceUsage, type InUseOptions } from "./in_use.ts";
 
 /**
@@ -70,14 +69,6 @@ export function refuseInUse(
   return reasons;
 }
 
-function safeReadDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((entry) => entry.name);
-  } catch {
-    return [];
-  }
-}
-
 /** What is on disk while we hold a device: enough to give it back without us. */
 export interface ClaimRecord {
   /** Record format version. */
@@ -101,8 +92,8 @@ export interface ClaimRecord {
 const CLAIMS_DIR = "run/virtio-toolkit/claims";
 
 function processStartTime(sysfs: Sysfs, pid: number): string | null {
-  const stat = readText(sysfs.path(`proc/${pid}/stat`));
-  if (stat === null) return null;
+  const stat = readFile(sysfs.path(`proc/${pid}/stat`));
+  if (stat === undefined) return null;
   // Fields after the command name, which is in parentheses and may contain spaces.
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
 }
@@ -118,8 +109,8 @@ function recordPath(sysfs: Sysfs, address: string): string {
 }
 
 function readRecord(path: string): ClaimRecord | null {
-  const text = readText(path);
-  if (text === null) return null;
+  const text = readFile(path);
+  if (text === undefined) return null;
   const record = JSON.parse(text) as ClaimRecord;
   if (record.version !== 1 || !isCanonicalPciAddress(record.address)) {
     throw new VirtioError(`${path}: not a claim record`);
@@ -318,7 +309,7 @@ export function restoreAbandonedClaims(
 ): RestoredClaim[] {
   const sysfs = new Sysfs(options);
   const results: RestoredClaim[] = [];
-  for (const name of safeReadDir(sysfs.path(CLAIMS_DIR)).sort()) {
+  for (const name of listDir(sysfs.path(CLAIMS_DIR))) {
     if (!name.endsWith(".json")) continue;
     if (only !== undefined && name !== `${only}.json`) continue;
     const record = readRecord(sysfs.path(`${CLAIMS_DIR}/${name}`));

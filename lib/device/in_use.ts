@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { linkName, listDir, readFile } from "../sys/files.ts";
 import { deviceTypeName } from "../virtio/device_types.ts";
 
 /** Where to look and how to list IPv4 addresses (replaceable for tests). */
@@ -66,30 +67,6 @@ export const HOLDING_DRIVERS: ReadonlySet<string> = new Set([
 ]);
 
 const IFF_UP = 0x1;
-
-function readText(path: string): string | null {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return null;
-  }
-}
-
-function listDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((e) => e.name).sort();
-  } catch {
-    return [];
-  }
-}
-
-function linkName(path: string): string | null {
-  try {
-    return Deno.readLinkSync(path).split("/").pop() ?? null;
-  } catch {
-    return null;
-  }
-}
 
 /** The host's IPv4 addresses per interface from `ip -j -4 addr`; null when unavailable. */
 export function ipv4AddressesFromIp(): Map<string, string[]> | null {
@@ -138,7 +115,7 @@ class MachineView {
     const sources = new Set<string>();
     const root = new Set<string>();
     for (const file of ["proc/self/mountinfo", "proc/1/mountinfo"]) {
-      for (const line of (readText(this.path(file)) ?? "").split("\n")) {
+      for (const line of (readFile(this.path(file)) ?? "").split("\n")) {
         const fields = line.split(" ");
         const dash = fields.indexOf("-");
         if (dash < 0) continue;
@@ -154,7 +131,7 @@ class MachineView {
     return this.#mounts = { devices, sources, root };
   }
   get swaps(): string[] {
-    return (readText(this.path("proc/swaps")) ?? "").split("\n").slice(1)
+    return (readFile(this.path("proc/swaps")) ?? "").split("\n").slice(1)
       .map((l) => l.split(/\s+/)[0] ?? "").filter((n) => n !== "");
   }
   ipv4(): ReadonlyMap<string, readonly string[]> | null {
@@ -167,12 +144,12 @@ class MachineView {
 
 function netReasons(view: MachineView, ifaceDir: string, iface: string): string[] {
   const reasons: string[] = [];
-  const master = linkName(`${ifaceDir}/master`);
+  const master = linkName(`${ifaceDir}/master`) ?? null;
   if (master !== null) reasons.push(`interface ${iface} is a port of ${master}`);
-  const flags = parseInt(readText(`${ifaceDir}/flags`)?.trim() ?? "", 16);
+  const flags = parseInt(readFile(`${ifaceDir}/flags`)?.trim() ?? "", 16);
   // Unknown flags: assume up (the safe side).
   if (Number.isFinite(flags) && (flags & IFF_UP) === 0) return reasons;
-  const v6 = (readText(view.path("proc/net/if_inet6")) ?? "").split("\n")
+  const v6 = (readFile(view.path("proc/net/if_inet6")) ?? "").split("\n")
     .map((l) => l.trim().split(/\s+/))
     // address ifindex prefixlen scope flags name; scope 0x20 = link-local.
     .filter((f) => f[5] === iface && f[3] !== "20").map((f) => f[0]!);
@@ -184,9 +161,9 @@ function netReasons(view: MachineView, ifaceDir: string, iface: string): string[
   } else if (ipv4 === null) {
     reasons.push(`interface ${iface} is up and its IPv4 addresses could not be listed`);
   }
-  const routes4 = (readText(view.path("proc/net/route")) ?? "").split("\n").slice(1)
+  const routes4 = (readFile(view.path("proc/net/route")) ?? "").split("\n").slice(1)
     .map((l) => l.split(/\s+/)).filter((f) => f[0] === iface);
-  const routes6 = (readText(view.path("proc/net/ipv6_route")) ?? "").split("\n")
+  const routes6 = (readFile(view.path("proc/net/ipv6_route")) ?? "").split("\n")
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f[9] === iface && !/^fe[89ab]|^ff/.test(f[0] ?? ""));
   const routes = routes4.length + routes6.length;
@@ -224,7 +201,7 @@ function diskReasons(
   const { devices, sources } = view.mounts;
   const swaps = view.swaps;
   for (const part of parts) {
-    const number = readText(`${part.dir}/dev`)?.trim();
+    const number = readFile(`${part.dir}/dev`)?.trim();
     if (
       (number !== undefined && devices.has(number)) ||
       sources.has(`/dev/${part.name}`)
@@ -270,7 +247,7 @@ function holders(view: MachineView, devicePath: string): number[] {
 export function deviceUsage(address: string, options: InUseOptions = {}): DeviceUsage {
   const view = new MachineView(options);
   const dir = view.path(`sys/bus/pci/devices/${address}`);
-  const driver = linkName(`${dir}/driver`);
+  const driver = linkName(`${dir}/driver`) ?? null;
   const reasons: string[] = [];
   const interfaces: string[] = [];
   const disks: string[] = [];
@@ -279,18 +256,18 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
   let virtio: DeviceUsage["virtio"] = null;
   if (childName !== undefined) {
     const child = `${dir}/${childName}`;
-    const type = parseInt(readText(`${child}/device`)?.trim() ?? "", 16);
+    const type = parseInt(readFile(`${child}/device`)?.trim() ?? "", 16);
     virtio = {
       name: childName,
       type: Number.isFinite(type) ? deviceTypeName(type) : "unknown",
-      driver: linkName(`${child}/driver`),
+      driver: linkName(`${child}/driver`) ?? null,
     };
     interfaces.push(...listDir(`${child}/net`));
     disks.push(...listDir(`${child}/block`));
   }
   if (driver === null) return { address, driver, virtio, interfaces, disks, reasons, critical };
   if (HOLDING_DRIVERS.has(driver)) {
-    const group = linkName(`${dir}/iommu_group`);
+    const group = linkName(`${dir}/iommu_group`) ?? null;
     if (driver === "vfio-pci" && group !== null) {
       const pids = holders(view, `/dev/vfio/${group}`);
       if (pids.length) {
@@ -324,7 +301,7 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
       }
       break;
     case "9p": {
-      const tag = readText(`${child}/mount_tag`)?.replace(/\0/g, "").trim();
+      const tag = readFile(`${child}/mount_tag`)?.replace(/\0/g, "").trim();
       if (tag && view.mounts.sources.has(tag)) reasons.push(`its 9p share "${tag}" is mounted`);
       if (tag && view.mounts.root.has(tag)) {
         critical.push(`its 9p share "${tag}" is the root filesystem`);
@@ -332,7 +309,7 @@ export function deviceUsage(address: string, options: InUseOptions = {}): Device
       break;
     }
     case "rng": {
-      const current = readText(view.path("sys/class/misc/hw_random/rng_current"))?.trim() ?? "";
+      const current = readFile(view.path("sys/class/misc/hw_random/rng_current"))?.trim() ?? "";
       if (current.startsWith("virtio_rng")) {
         // The hwrng name carries the driver's own index, not virtioN: with one virtio rng
         // bound it is this one; with several we cannot tell which, so each counts.

@@ -4,19 +4,20 @@
  *
  * @module
  */
+import { paint, type Style } from "../ansi.ts";
 import { type CheckStatus, type DeviceDiagnosis, DIAG_SCHEMA, type DiagReport } from "./report.ts";
 
-const COLORS: Record<CheckStatus, string> = {
-  pass: "\x1b[32m",
-  warn: "\x1b[33m",
-  fail: "\x1b[31m",
-  skip: "\x1b[2m",
+const COLORS: Record<CheckStatus, Style> = {
+  pass: "green",
+  warn: "yellow",
+  fail: "red",
+  skip: "dim",
 };
 
 /** The human-readable table; colour only when `color`. */
 export function renderDiagText(report: DiagReport, options: { color: boolean }): string {
-  const paint = (s: CheckStatus | "pass" | "warn" | "fail", text: string) =>
-    options.color ? `${COLORS[s]}${text}\x1b[0m` : text;
+  const painted = (s: CheckStatus | "pass" | "warn" | "fail", text: string): string =>
+    paint(options.color, COLORS[s], text);
   const width = Math.max(
     16,
     ...report.devices.flatMap((d) => d.checks.map((c) => c.name.length)),
@@ -24,11 +25,11 @@ export function renderDiagText(report: DiagReport, options: { color: boolean }):
   const lines: string[] = [];
   for (const d of report.devices) {
     const head = `${d.address}  ${d.type} (${d.kind}${d.driver ? `, ${d.driver}` : ""})`;
-    lines.push(`${head}  ${paint(d.verdict, d.verdict.toUpperCase())}`);
+    lines.push(`${head}  ${painted(d.verdict, d.verdict.toUpperCase())}`);
     for (const c of d.checks) {
       const ms = c.ms === undefined ? "" : ` [${c.ms} ms]`;
       lines.push(
-        `  ${paint(c.status, c.status.padEnd(4))}  ${c.name.padEnd(width)}  ${c.reason}${ms}`,
+        `  ${painted(c.status, c.status.padEnd(4))}  ${c.name.padEnd(width)}  ${c.reason}${ms}`,
       );
     }
     lines.push("");
@@ -37,7 +38,7 @@ export function renderDiagText(report: DiagReport, options: { color: boolean }):
   lines.push(
     `${s.devices} device${s.devices === 1 ? "" : "s"}: ${s.pass} pass, ${s.warn} warn, ` +
       `${s.fail} fail, ${s.skip} skip — ${
-        report.ok ? paint("pass", "OK") : paint("fail", "FAILED")
+        report.ok ? painted("pass", "OK") : painted("fail", "FAILED")
       }`,
   );
   return lines.join("\n") + "\n";

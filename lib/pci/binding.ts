@@ -12,7 +12,9 @@
 
 import { VirtioError } from "../errors.ts";
 import { O_RDWR, openFd } from "../sys/fd.ts";
+import { exists } from "../sys/files.ts";
 import { isCanonicalPciAddress } from "./address.ts";
+import { PCI_COMMAND } from "./capabilities.ts";
 
 /** Writes one sysfs attribute (one write call); tests inject a fake kernel here. */
 export type SysfsWriter = (path: string, text: string) => void;
@@ -24,10 +26,6 @@ export interface SysfsOptions {
   /** Writes an attribute; a real write to the file by default. */
   write?: SysfsWriter;
 }
-
-/** PCI command register (PCI 3.0 §6.2.2) and its bus-master enable bit. */
-export const PCI_COMMAND = 0x04;
-export const PCI_COMMAND_MASTER = 0x4;
 
 const realWrite: SysfsWriter = (path, text) => {
   try {
@@ -51,25 +49,6 @@ export class Sysfs {
   device(address: string, attribute = ""): string {
     if (!isCanonicalPciAddress(address)) throw new VirtioError(`bad PCI address "${address}"`);
     return this.path(`sys/bus/pci/devices/${address}${attribute === "" ? "" : "/" + attribute}`);
-  }
-}
-
-/** True when `path` exists (not following a final symlink). */
-export function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A file's whole text; null when it cannot be read. */
-export function readText(path: string): string | null {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return null;
   }
 }
 
@@ -146,7 +125,7 @@ const MODPROBE_PATHS = [
 
 /** Loads kernel module `name` with modprobe; a clear error when there is no modprobe. */
 export function loadModule(name: string): void {
-  const modprobe = MODPROBE_PATHS.find(exists);
+  const modprobe = MODPROBE_PATHS.find((p) => exists(p));
   if (modprobe === undefined) {
     throw new VirtioError(`cannot load kernel module ${name}: no modprobe on this system`, {
       hint: `load it by other means first (e.g. busybox insmod of ${name}.ko)`,

@@ -9,7 +9,9 @@ import type { ConfigSpace } from "./config_space.ts";
 export const PCI_STATUS = 0x06;
 export const PCI_STATUS_CAP_LIST = 0x10;
 export const PCI_CAPABILITY_LIST = 0x34;
+/** PCI command register (PCI 3.0 §6.2.2) and its bus-master enable bit. */
 export const PCI_COMMAND = 0x04;
+export const PCI_COMMAND_MASTER = 0x4;
 export const PCI_HEADER_TYPE = 0x0e;
 
 export const PCI_CAP_ID_PM = 0x01;

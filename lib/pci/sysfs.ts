@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { linkName, listDir, readFile } from "../sys/files.ts";
 import { isCanonicalPciAddress } from "./address.ts";
 import { type BarInfo, parseResourceFile } from "./bar.ts";
 
@@ -91,34 +92,13 @@ export function parseSysfsFeatureString(text: string): bigint {
 
 /** A sysfs attribute's text, trimmed; undefined when it cannot be read. */
 export function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return undefined;
-  }
+  return readFile(path)?.trim();
 }
 
 function readHex(path: string): number | undefined {
   const text = readText(path);
   if (text === undefined || !/^(0x)?[0-9a-fA-F]+$/.test(text)) return undefined;
   return parseInt(text, 16);
-}
-
-function linkName(path: string): string | undefined {
-  try {
-    return Deno.readLinkSync(path).split("/").pop();
-  } catch {
-    return undefined;
-  }
-}
-
-/** A directory's entry names, sorted; empty when it cannot be read. */
-export function listDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((e) => e.name).sort();
-  } catch {
-    return [];
-  }
 }
 
 /** sysfs below an injectable root. */

@@ -12,10 +12,12 @@ import { VirtioError } from "../errors.ts";
 import type { ConfigSpace } from "./config_space.ts";
 import type { RegisterRegion } from "./region.ts";
 import { MmioRegion, PortRegion } from "./bar.ts";
-import { currentDriver, PCI_COMMAND, PCI_COMMAND_MASTER } from "./binding.ts";
+import { currentDriver } from "./binding.ts";
+import { PCI_COMMAND, PCI_COMMAND_MASTER } from "./capabilities.ts";
 import type { IommuMapper, IovaRange } from "../dma/vfio_dma.ts";
 import { systemError } from "../sys/errno.ts";
 import { FileDescriptor, O_RDWR, openFd } from "../sys/fd.ts";
+import { exists } from "../sys/files.ts";
 import { cString, libc } from "../sys/libc.ts";
 import { mapFile, PAGE_SIZE, roundUp } from "../sys/mmap.ts";
 import {
@@ -51,15 +53,6 @@ function ioctlInteger(file: FileDescriptor, request: number, arg: number): numbe
   const result = libc().ioctlInteger(file.fd, BigInt(request), BigInt(arg));
   if (result < 0) throw systemError(`ioctl(${REQUEST_NAMES.get(request)}, ${file.path})`);
   return result;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Config space through the VFIO config region: pread/pwrite at the region's offset. */
@@ -123,8 +116,8 @@ export class VfioDevice implements Disposable, IommuMapper {
   static open(pciAddress: string, options: VfioOpenOptions = {}): VfioDevice {
     const root = (options.root ?? "/").replace(/\/$/, "");
     const devicePath = `${root}/sys/bus/pci/devices/${pciAddress}`;
-    if (!exists(devicePath)) throw new VirtioError(`no PCI device ${pciAddress}`);
-    if (!exists(`${root}/dev/vfio/vfio`)) {
+    if (!exists(devicePath, true)) throw new VirtioError(`no PCI device ${pciAddress}`);
+    if (!exists(`${root}/dev/vfio/vfio`, true)) {
       throw new VirtioError("VFIO is not available: no /dev/vfio/vfio", {
         hint: "load vfio-pci and vfio_iommu_type1 (modprobe vfio-pci), with the IOMMU on",
       });

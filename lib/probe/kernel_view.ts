@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { listDir, readText } from "../pci/sysfs.ts";
+import { readText } from "../pci/sysfs.ts";
+import { listDir } from "../sys/files.ts";
 
 /** Facts by name, as the kernel reports them. */
 export type KernelFields = Record<string, string | number | boolean>;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { paint, type Style } from "../ansi.ts";
 import type { ConfigValue } from "../virtio/config/decoder.ts";
 import type { DeviceReport, FeatureSet, NonPciDevice, ProbeReport } from "./report.ts";
 
@@ -16,8 +17,8 @@ export interface RenderOptions {
 }
 
 function painter(color: boolean) {
-  const wrap = (code: string) => (s: string) => color ? `\x1b[${code}m${s}\x1b[0m` : s;
-  return { bold: wrap("1"), dim: wrap("2"), red: wrap("31"), yellow: wrap("33") };
+  const wrap = (style: Style) => (s: string) => paint(color, style, s);
+  return { bold: wrap("bold"), dim: wrap("dim"), red: wrap("red"), yellow: wrap("yellow") };
 }
 
 function features(label: string, set: FeatureSet, indent: string): string[] {

@@ -230,6 +230,13 @@ export abstract class QueueCore {
     return bulk;
   }
 
+  /** Why addSlots refused slot `s` of `len` bytes (its one combined test failed). */
+  protected slotFault(s: number, len: number, stride: number): string {
+    return s < this.size && this.buffers.mark[s] === 0
+      ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
+      : `slot ${s} is out of range or already in flight`;
+  }
+
   /** Un-marks the first `k` slots of a failed addSlots. */
   protected undoSlots(slots: Uint32Array, from: number, k: number): void {
     for (let j = 0, i = from; j < k; j++, i = i + 1 === slots.length ? 0 : i + 1) {

@@ -95,9 +95,7 @@ export class PackedQueue extends PackedRing implements Virtqueue {
       const len = lens[s]!;
       // A slot not in flight means a free ring slot: one descriptor per buffer.
       if (!(s < size) || mark[s] !== 0 || len > stride) {
-        const what = s < size && mark[s] === 0
-          ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
-          : `slot ${s} is out of range or already in flight`;
+        const what = this.slotFault(s, len, stride);
         this.undoSlots(slots, from, k);
         this.#undoFlags(k, this.nextAvail, this.availWrap, this.added === 0);
         throw new RangeError(what);

@@ -96,9 +96,7 @@ export class SplitQueue extends SplitRing implements Virtqueue {
       if (++i === cap) i = 0;
       const len = lens[s]!;
       if (!(s < size) || mark[s] !== 0 || len > stride) {
-        const what = s < size && mark[s] === 0
-          ? `slot ${s}: length ${len} exceeds the ${stride}-byte slot`
-          : `slot ${s} is out of range or already in flight`;
+        const what = this.slotFault(s, len, stride);
         this.undoSlots(slots, from, k);
         throw new RangeError(what);
       }

@@ -5,6 +5,7 @@
  * @module
  */
 import { formatBps, formatLiveLine, formatNs, formatPps, type IntervalSnapshot } from "../stats.ts";
+import { paint } from "../../ansi.ts";
 import type { SessionResult } from "./session.ts";
 import { PACER_BURST_NS, PAUSE_NS } from "./engine.ts";
 
@@ -55,7 +56,7 @@ const STOP_TEXT: Record<SessionResult["stopReason"], string> = {
 /** The human summary for stdout. */
 export function summaryText(r: SessionResult, color = false): string {
   const s = r.summary;
-  const paint = (code: string, t: string) => (color ? `\x1b[${code}m${t}\x1b[0m` : t);
+  const red = (t: string) => paint(color, "red", t);
   const lines: string[] = [];
   const dev = (d: SessionResult["tx"]) =>
     d ? `${d.address} (${d.transport}, ${d.format} ring, ${d.access}, mac ${d.mac ?? "-"})` : "";
@@ -95,7 +96,7 @@ export function summaryText(r: SessionResult, color = false): string {
     const loss = `${s.rx.lost} lost (${(s.rx.lossRatio * 100).toFixed(3)}%)`;
     lines.push(
       `  sequence   ${s.rx.unique} unique, ${
-        s.rx.lost > 0 ? paint("31", loss) : loss
+        s.rx.lost > 0 ? red(loss) : loss
       }, ${s.rx.duplicates} duplicates, ${s.rx.reordered} reordered, ${s.rx.late} late, ${s.rx.flows} flow(s)`,
     );
   }
@@ -120,10 +121,10 @@ export function summaryText(r: SessionResult, color = false): string {
   for (const e of r.linkEvents) {
     lines.push(`  link       ${e.device} ${e.up ? "up" : "down"} at ${e.t.toFixed(1)} s`);
   }
-  if (r.expectations.met) lines.push(`  result     ${paint("32", "ok")}`);
+  if (r.expectations.met) lines.push(`  result     ${paint(color, "green", "ok")}`);
   else {
     for (const f of r.expectations.failures) {
-      lines.push(`  result     ${paint("31", `FAILED: ${f}`)}`);
+      lines.push(`  result     ${red(`FAILED: ${f}`)}`);
     }
   }
   return lines.join("\n") + "\n";
