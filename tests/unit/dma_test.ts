@@ -11,7 +11,7 @@ import {
 } from "../../lib/dma/vfio_dma.ts";
 import { HUGEPAGE_SIZE, mapAnonymous, PAGE_SIZE } from "../../lib/sys/mmap.ts";
 
-const isRoot = Deno.uid() === 0;
+import { hostTest, NEEDS } from "./host_needs.ts";
 
 Deno.test("decodePagemapEntry: present PFN, absent page, hidden PFN", () => {
   assert.equal(decodePagemapEntry((1n << 63n) | 0x1234n, 0n), 0x1234n);
@@ -20,16 +20,14 @@ Deno.test("decodePagemapEntry: present PFN, absent page, hidden PFN", () => {
   assert.throws(() => decodePagemapEntry(1n << 63n, 0n), /hides physical addresses/);
 });
 
-Deno.test({
-  name: "pagemap: a locked anonymous page has a physical address, offset preserved",
-  ignore: !isRoot,
-  fn() {
-    using memory = mapAnonymous(2 * PAGE_SIZE, { locked: true });
-    const first = physicalAddress(memory.address);
-    assert.ok(first > 0n);
-    assert.equal(first % BigInt(PAGE_SIZE), 0n);
-    assert.equal(physicalAddress(memory.address + 0x123n), first + 0x123n);
-  },
+hostTest("pagemap: a locked anonymous page has a physical address, offset preserved", [
+  NEEDS.root,
+], () => {
+  using memory = mapAnonymous(2 * PAGE_SIZE, { locked: true });
+  const first = physicalAddress(memory.address);
+  assert.ok(first > 0n);
+  assert.equal(first % BigInt(PAGE_SIZE), 0n);
+  assert.equal(physicalAddress(memory.address + 0x123n), first + 0x123n);
 });
 
 function hugepagesFree(): number {
@@ -37,42 +35,52 @@ function hugepagesFree(): number {
   return Number(/HugePages_Free:\s+(\d+)/.exec(meminfo)?.[1] ?? 0);
 }
 
-Deno.test({
-  name: "HugepageAllocator without free hugepages: clear error with the nr_hugepages hint",
-  ignore: hugepagesFree() !== 0,
-  fn() {
-    using allocator = new HugepageAllocator();
-    assert.throws(() => allocator.alloc(64), (error: unknown) => {
-      assert.ok(error instanceof VirtioError);
-      assert.match(error.message, /no free 2 MiB hugepage/);
-      assert.match(error.hint ?? "", /nr_hugepages/);
-      return true;
-    });
-  },
+const noFreeHugepages = { what: "no free hugepages", ok: hugepagesFree() === 0, ci: false };
+
+hostTest("HugepageAllocator without free hugepages: clear error with the nr_hugepages hint", [
+  noFreeHugepages,
+], () => {
+  using allocator = new HugepageAllocator();
+  assert.throws(() => allocator.alloc(64), (error: unknown) => {
+    assert.ok(error instanceof VirtioError);
+    assert.match(error.message, /no free 2 MiB hugepage/);
+    assert.match(error.hint ?? "", /nr_hugepages/);
+    return true;
+  });
 });
 
-/** Runs `fn` with at least `count` free hugepages, reserving them if needed and putting the
- * setting back afterwards. Returns false when they cannot be reserved. */
-function withHugepages(count: number, fn: () => void): boolean {
+/**
+ * Runs `name` as a step of `t` with at least `count` free hugepages, reserving them if needed
+ * and putting the setting back afterwards. When they cannot be reserved the step is ignored
+ * (visible as such), not passed.
+ */
+async function withHugepages(
+  t: Deno.TestContext,
+  count: number,
+  name: string,
+  fn: () => void,
+): Promise<void> {
   const path = "/proc/sys/vm/nr_hugepages";
   const before = Deno.readTextFileSync(path).trim();
   try {
-    if (hugepagesFree() < count) {
-      Deno.writeTextFileSync(path, String(Number(before) + count));
-      if (hugepagesFree() < count) return false;
-    }
-    fn();
-    return true;
+    if (hugepagesFree() < count) Deno.writeTextFileSync(path, String(Number(before) + count));
+    const reserved = hugepagesFree() >= count;
+    await t.step({
+      name: reserved ? name : `${name} [needs ${count} hugepages]`,
+      ignore: !reserved,
+      fn,
+    });
   } finally {
     if (Deno.readTextFileSync(path).trim() !== before) Deno.writeTextFileSync(path, before);
   }
 }
 
-Deno.test({
-  name: "HugepageAllocator: aligned, zeroed, contiguous within a page, new page when full",
-  ignore: !isRoot,
-  fn() {
-    const ran = withHugepages(2, () => {
+hostTest("HugepageAllocator", [NEEDS.root], async (t) => {
+  await withHugepages(
+    t,
+    2,
+    "aligned, zeroed, contiguous within a page, new page when full",
+    () => {
       using allocator = new HugepageAllocator();
       const a = allocator.alloc(100);
       a.bytes.fill(0xff);
@@ -87,20 +95,17 @@ Deno.test({
       assert.equal(allocator.mappedBytes, 2 * HUGEPAGE_SIZE);
       assert.throws(() => allocator.alloc(HUGEPAGE_SIZE + 1), RangeError);
       assert.throws(() => allocator.alloc(16, 3), RangeError);
-    });
-    if (!ran) console.warn("could not reserve hugepages: allocation test skipped");
-  },
+    },
+  );
 });
 
-Deno.test("HugepageAllocator uses the injected translation for device addresses", () => {
-  const ran = isRoot &&
-    withHugepages(1, () => {
-      using allocator = new HugepageAllocator(() => 0x4000_0000n);
-      const region = allocator.alloc(64, 64);
-      assert.equal(region.iova, 0x4000_0000);
-      assert.equal(allocator.alloc(8, 64).iova, 0x4000_0040);
-    });
-  if (!ran) console.warn("no hugepages: skipped");
+hostTest("HugepageAllocator with an injected translation", [NEEDS.root], async (t) => {
+  await withHugepages(t, 1, "device addresses come from the translation", () => {
+    using allocator = new HugepageAllocator(() => 0x4000_0000n);
+    const region = allocator.alloc(64, 64);
+    assert.equal(region.iova, 0x4000_0000);
+    assert.equal(allocator.alloc(8, 64).iova, 0x4000_0040);
+  });
 });
 
 Deno.test("placeIova: lowest aligned fit inside the allowed ranges", () => {

@@ -3,6 +3,7 @@ import { FrameWriter } from "../../lib/pktgen/frame.ts";
 import { parseRange } from "../../lib/pktgen/flows.ts";
 import { type ByteSink, PcapWriter, readPcap } from "../../lib/pktgen/pcap.ts";
 import { parseSizes } from "../../lib/pktgen/sizes.ts";
+import { hostTest, NEEDS } from "./host_needs.ts";
 
 /** A sink that keeps everything and accepts at most `chunk` bytes per call (short writes). */
 class MemorySink implements ByteSink {
@@ -83,20 +84,7 @@ Deno.test("pcap snaplen truncates and keeps the original length", () => {
   assert.throws(() => readPcap(new Uint8Array(24)), /bad magic/);
 });
 
-async function haveTshark(): Promise<boolean> {
-  try {
-    const r = await new Deno.Command("tshark", { args: ["--version"], stdout: "null" }).output();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
-Deno.test("tshark reads our pcap and finds every checksum valid", async (t) => {
-  if (!(await haveTshark())) {
-    console.log("tshark not installed (apt-get install tshark): skipping");
-    return;
-  }
+hostTest("tshark reads our pcap and finds every checksum valid", [NEEDS.tshark], async (t) => {
   const dir = await Deno.makeTempDir();
   try {
     for (const v of [4, 6] as const) {
