@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { run } from "../../main.ts";
 import { type RecordingIO, recordingIO } from "../../testing/recording_io.ts";
 import { writeClaim } from "./claim_fixture.ts";
+import { hostTest, NEEDS } from "./host_needs.ts";
 
 const NIC = "0000:00:07.0";
 const BRIDGE = "0000:00:00.0";
@@ -231,36 +232,41 @@ function someHostVirtioDevice(): string | undefined {
   return undefined;
 }
 
-Deno.test({
-  name: "bad input: without root, a takeover and a bind are refused in one line, exit 1",
-  ignore: Deno.uid() !== 0 || (() => {
+const setpriv = {
+  what: "setpriv (to run as nobody)",
+  ok: (() => {
     try {
-      return !Deno.statSync("/usr/bin/setpriv").isFile;
+      return Deno.statSync("/usr/bin/setpriv").isFile;
     } catch {
-      return true;
+      return false;
     }
   })(),
-  async fn() {
-    const before = hostState();
-    using fake = new FakeRoot();
-    Deno.chmodSync(fake.root, 0o755); // readable by nobody, writable by root only
-    const fakeBefore = fake.snapshot();
-    const unbind = await runAsNobody(["unbind", NIC, "--root", fake.root]);
-    assert.equal(unbind.code, 1, unbind.stderr);
-    assertOneClearLine(unbind.stderr, /^virtio: unbind 0000:00:07\.0 needs root$/, "unbind");
-    assert.match(unbind.stderr, /\nhint: run as root \(sudo\)\n$/);
-    assert.equal(fake.snapshot(), fakeBefore);
-    // The root check comes before anything is written; and uid 65534 could not write anyway.
-    const device = someHostVirtioDevice();
-    if (device !== undefined) {
-      const pktgen = await runAsNobody(["pktgen", device, "-n", "1"]);
-      assert.equal(pktgen.code, 1, pktgen.stderr);
-      assertOneClearLine(
-        pktgen.stderr,
-        new RegExp(`^virtio: taking ${device} over needs root$`),
-        "pktgen",
-      );
-    }
-    assert.equal(hostState(), before);
-  },
+  ci: false,
+};
+
+hostTest("bad input: without root, a takeover and a bind are refused in one line, exit 1", [
+  NEEDS.root,
+  setpriv,
+], async () => {
+  const before = hostState();
+  using fake = new FakeRoot();
+  Deno.chmodSync(fake.root, 0o755); // readable by nobody, writable by root only
+  const fakeBefore = fake.snapshot();
+  const unbind = await runAsNobody(["unbind", NIC, "--root", fake.root]);
+  assert.equal(unbind.code, 1, unbind.stderr);
+  assertOneClearLine(unbind.stderr, /^virtio: unbind 0000:00:07\.0 needs root$/, "unbind");
+  assert.match(unbind.stderr, /\nhint: run as root \(sudo\)\n$/);
+  assert.equal(fake.snapshot(), fakeBefore);
+  // The root check comes before anything is written; and uid 65534 could not write anyway.
+  const device = someHostVirtioDevice();
+  if (device !== undefined) {
+    const pktgen = await runAsNobody(["pktgen", device, "-n", "1"]);
+    assert.equal(pktgen.code, 1, pktgen.stderr);
+    assertOneClearLine(
+      pktgen.stderr,
+      new RegExp(`^virtio: taking ${device} over needs root$`),
+      "pktgen",
+    );
+  }
+  assert.equal(hostState(), before);
 });

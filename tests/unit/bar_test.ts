@@ -10,6 +10,7 @@ import {
 } from "../../lib/pci/bar.ts";
 import { O_RDWR, openFd } from "../../lib/sys/fd.ts";
 import { mapAnonymous } from "../../lib/sys/mmap.ts";
+import { hostTest } from "./host_needs.ts";
 
 function existsSync(path: string): boolean {
   try {
@@ -211,30 +212,30 @@ const hostNicPresent = (() => {
   }
 })();
 
-Deno.test({
-  name: "host virtio NIC: read-only map of the common config BAR, read device_feature_select",
-  ignore: !hostNicPresent,
-  fn() {
-    // VIRTIO 1.2 §4.1.4.3: common config starts with le32 device_feature_select. Reading it has
-    // no side effect. This test maps PROT_READ and reads only those 4 bytes: never the ISR,
-    // never a write (the host's own network depends on this device).
-    const common = findVirtioCap(HOST_NIC, 1);
-    assert.ok(common !== null, "modern virtio device has a common config capability");
-    const info = readBarInfo(HOST_NIC, common.bar);
-    assert.equal(info.kind, "memory");
-    if (!existsSync(`/sys/bus/pci/devices/${HOST_NIC}/resource${common.bar}`)) {
-      // Some kernels (e.g. Firecracker's) create no resourceN files: expect the clear error.
-      assert.throws(
-        () => openBarRegion(HOST_NIC, common.bar, { writable: false }),
-        new RegExp(`no resource${common.bar} file`),
-      );
-      return;
-    }
-    using region = openBarRegion(HOST_NIC, common.bar, { writable: false });
-    assert.ok(region instanceof MmioRegion);
-    assert.equal(region.length, info.size);
-    const select = region.read32(common.offset);
-    assert.ok(select === 0 || select === 1, `device_feature_select is 0 or 1, got ${select}`);
-    assert.throws(() => region.write32(common.offset, 0), /read-only/);
-  },
+const hostNic = { what: `the virtio NIC ${HOST_NIC}`, ok: hostNicPresent, ci: false };
+
+hostTest("host virtio NIC: read-only map of the common config BAR, read device_feature_select", [
+  hostNic,
+], () => {
+  // VIRTIO 1.2 §4.1.4.3: common config starts with le32 device_feature_select. Reading it has
+  // no side effect. This test maps PROT_READ and reads only those 4 bytes: never the ISR,
+  // never a write (the host's own network depends on this device).
+  const common = findVirtioCap(HOST_NIC, 1);
+  assert.ok(common !== null, "modern virtio device has a common config capability");
+  const info = readBarInfo(HOST_NIC, common.bar);
+  assert.equal(info.kind, "memory");
+  if (!existsSync(`/sys/bus/pci/devices/${HOST_NIC}/resource${common.bar}`)) {
+    // Some kernels (e.g. Firecracker's) create no resourceN files: expect the clear error.
+    assert.throws(
+      () => openBarRegion(HOST_NIC, common.bar, { writable: false }),
+      new RegExp(`no resource${common.bar} file`),
+    );
+    return;
+  }
+  using region = openBarRegion(HOST_NIC, common.bar, { writable: false });
+  assert.ok(region instanceof MmioRegion);
+  assert.equal(region.length, info.size);
+  const select = region.read32(common.offset);
+  assert.ok(select === 0 || select === 1, `device_feature_select is 0 or 1, got ${select}`);
+  assert.throws(() => region.write32(common.offset, 0), /read-only/);
 });

@@ -8,6 +8,7 @@ import {
   type SysfsOptions,
 } from "../../lib/pci/binding.ts";
 import { type ClaimRecord, DeviceClaim, restoreAbandonedClaims } from "../../lib/device/claim.ts";
+import { hostTest } from "./host_needs.ts";
 
 const ADDRESS = "0000:00:07.0";
 
@@ -211,9 +212,9 @@ Deno.test("bindDriver reports a missing driver with a hint", () => {
   });
 });
 
-Deno.test({
-  name: "loadModule without modprobe: a clear error",
-  ignore: ["/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe", "/usr/bin/modprobe"].some(
+const noModprobe = {
+  what: "a host without modprobe",
+  ok: !["/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe", "/usr/bin/modprobe"].some(
     (path) => {
       try {
         Deno.statSync(path);
@@ -223,7 +224,9 @@ Deno.test({
       }
     },
   ),
-  fn() {
-    assert.throws(() => loadModule("vfio-pci"), /no modprobe on this system/);
-  },
+  ci: false,
+};
+
+hostTest("loadModule without modprobe: a clear error", [noModprobe], () => {
+  assert.throws(() => loadModule("vfio-pci"), /no modprobe on this system/);
 });

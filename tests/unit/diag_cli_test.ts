@@ -7,6 +7,7 @@ import { renderDiagText, renderJUnit, xmlEscape } from "../../lib/diag/render.ts
 import { diagnose } from "../../lib/diag/run.ts";
 import { openBarRegion } from "../../lib/pci/bar.ts";
 import { FIXTURE_SYSFS, fixtureOpener } from "./probe_helpers_fakes.ts";
+import { hostTest, NEEDS } from "./host_needs.ts";
 
 function io(color = false) {
   const out: string[] = [];
@@ -149,33 +150,21 @@ Deno.test("exit codes: usage errors are 2 through main.ts; a failed check is 1",
   assert.match(miss.out(), /fail {2}probe/);
 });
 
-const hasVirtio = (() => {
-  try {
-    return [...Deno.readDirSync("/sys/bus/pci/devices")].some((e) =>
-      Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/vendor`).trim() === "0x1af4"
-    );
-  } catch {
-    return false;
+hostTest("host: passive diag of this machine's own devices passes or warns, BARs read-only", [
+  NEEDS.virtio,
+], async () => {
+  const opened: boolean[] = [];
+  const report = await diagnose({
+    openBar: (a, b, o) => {
+      opened.push(o.writable);
+      return openBarRegion(a, b, { writable: false });
+    },
+  });
+  assert.ok(report.devices.length > 0);
+  assert.ok(opened.every((w) => w === false), "a BAR was asked for writable");
+  for (const d of report.devices) {
+    assert.notEqual(d.verdict, "fail", JSON.stringify(d.checks));
+    assert.ok(d.checks.length >= 5);
   }
-})();
-
-Deno.test({
-  name: "host: passive diag of this machine's own devices passes or warns, BARs read-only",
-  ignore: !hasVirtio,
-  fn: async () => {
-    const opened: boolean[] = [];
-    const report = await diagnose({
-      openBar: (a, b, o) => {
-        opened.push(o.writable);
-        return openBarRegion(a, b, { writable: false });
-      },
-    });
-    assert.ok(report.devices.length > 0);
-    assert.ok(opened.every((w) => w === false), "a BAR was asked for writable");
-    for (const d of report.devices) {
-      assert.notEqual(d.verdict, "fail", JSON.stringify(d.checks));
-      assert.ok(d.checks.length >= 5);
-    }
-    assert.equal(report.active, false);
-  },
+  assert.equal(report.active, false);
 });

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { deviceUsage, type InUseOptions } from "../../lib/device/in_use.ts";
 import { DeviceClaim, refuseInUse } from "../../lib/device/claim.ts";
+import { hostTest, NEEDS } from "./host_needs.ts";
 
 const ADDRESS = "0000:00:07.0";
 
@@ -247,19 +248,17 @@ function hostVirtioFunctions(): string[] {
   }
 }
 
-Deno.test({
-  name: "host (read-only): every virtio device this machine runs on is reported in use",
-  ignore: hostVirtioFunctions().length === 0,
-  fn() {
-    let checked = 0;
-    for (const address of hostVirtioFunctions()) {
-      const usage = deviceUsage(address);
-      if (usage.driver === null) continue; // nothing of ours to protect
-      checked++;
-      assert.ok(usage.reasons.length > 0, `${address} (${usage.virtio?.type}) reported free`);
-    }
-    assert.ok(checked > 0, "no bound virtio device on this machine to check");
-  },
+hostTest("host (read-only): every virtio device this machine runs on is reported in use", [
+  NEEDS.virtio,
+], () => {
+  let checked = 0;
+  for (const address of hostVirtioFunctions()) {
+    const usage = deviceUsage(address);
+    if (usage.driver === null) continue; // nothing of ours to protect
+    checked++;
+    assert.ok(usage.reasons.length > 0, `${address} (${usage.virtio?.type}) reported free`);
+  }
+  assert.ok(checked > 0, "no bound virtio device on this machine to check");
 });
 
 Deno.test("the root filesystem's device is critical: refused even with force", () => {
