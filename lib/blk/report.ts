@@ -60,7 +60,8 @@ function latJson(h: LatencyHistogram, percentiles: boolean) {
   return { ...base, percentile };
 }
 
-function dirJson(s: DirectionStats, runtimeMs: number) {
+function dirJson(s: DirectionStats) {
+  const runtimeMs = s.activeNs / 1e6;
   const secs = runtimeMs / 1000;
   return {
     io_bytes: s.bytes,
@@ -84,7 +85,6 @@ export function blkgenJson(
   r: BlkJobResult,
   version: string,
 ): string {
-  const runtimeMs = r.measuredNs / 1e6;
   const now = Date.now();
   const doc = {
     schema: BLKGEN_SCHEMA,
@@ -100,8 +100,8 @@ export function blkgenJson(
       interrupted: r.interrupted,
       elapsed: Math.round(r.elapsedNs / 1e9),
       "job options": jobOptions(o),
-      read: dirJson(r.read, runtimeMs),
-      write: dirJson(r.write, runtimeMs),
+      read: dirJson(r.read),
+      write: dirJson(r.write),
       ...(r.verify ? { verify: r.verify } : {}),
       ...(r.flush ? { flush: { ok: r.flush.ok, lat_ns: r.flush.latNs } } : {}),
     }],
@@ -169,9 +169,11 @@ export function blkgenText(device: BlkDeviceInfo, o: BlkJobOptions, r: BlkJobRes
   ];
   for (const [name, s] of [["read", r.read], ["write", r.write]] as const) {
     if (s.ios === 0) continue;
-    const c = s.clat;
+    const c = s.clat, active = s.activeNs / 1e9;
     lines.push(
-      `  ${name}: IOPS=${si(s.ios / secs)}, BW=${mib(s.bytes / secs)}, ${s.ios} ios`,
+      `  ${name}: IOPS=${si(s.ios / active)}, BW=${mib(s.bytes / active)}, ${s.ios} ios in ${
+        active.toFixed(2)
+      } s`,
       `    clat: min=${formatNs(c.min)} avg=${formatNs(c.sum / c.count)} max=${
         formatNs(c.max)
       } stdev=${formatNs(c.stddev())}`,
