@@ -209,7 +209,7 @@ function refuseSignature(blk: VirtioBlk, dev: VirtioPciDevice, o: BlkgenOptions)
   }
   const found = diskSignature(head.bytes);
   if (found !== undefined && !o.force) {
-    throw new RefusedError(`refusing to write ${o.device}: it holds a ${found}`, {
+    throw new RefusedError(`refusing to write ${o.device}: found ${found} on it`, {
       hint: "--force overwrites it",
     });
   }

@@ -130,8 +130,8 @@ function dataDisk(
     ],
     pciDeviceId,
     virtioType: 2,
-    // ext4 so a test can mount a filesystem on it (the in-use refusal).
-    modules: ["virtio_blk", "ext4"],
+    // ext4 (and the crc32c it checksums with) so a test can mount a filesystem on it.
+    modules: ["virtio_blk", "ext4", "crc32c_generic"],
     given: { capacityBytes: bytes, serial: name, ...given },
     disk: { bytes },
   };
