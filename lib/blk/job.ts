@@ -24,6 +24,7 @@ import { modeRandom, modeWrites, type RwMode, Workload } from "./workload.ts";
 
 /** What a job does. Sizes in bytes, times in ms. */
 export interface BlkJobOptions {
+  /** Direction and order of the requests (fio's rw=). */
   readonly rw: RwMode;
   /** Percent reads for randrw (default 50). */
   readonly rwmixread?: number;
@@ -52,7 +53,7 @@ export interface BlkJobOptions {
 }
 
 /** One direction's totals over the measured time. */
-export interface DirectionStats {
+export interface BlkDirectionStats {
   /** Requests completed OK. */
   ios: number;
   /** Bytes moved by them. */
@@ -75,20 +76,38 @@ export interface BlkInterval {
   ramp: boolean;
   /** "write" or "verify" for a verified run's passes, else "run". */
   phase: string;
-  read: { iops: number; bwBytes: number; p50Ns: number; p99Ns: number };
-  write: { iops: number; bwBytes: number; p50Ns: number; p99Ns: number };
+  /** Reads within the interval: rate, bandwidth and clat percentiles. */
+  read: BlkIntervalRates;
+  /** Writes within the interval. */
+  write: BlkIntervalRates;
+}
+
+/** One direction within one interval. */
+export interface BlkIntervalRates {
+  /** Requests per second. */
+  iops: number;
+  /** Bytes per second. */
+  bwBytes: number;
+  /** Median completion latency, ns (NaN without requests). */
+  p50Ns: number;
+  /** 99th percentile completion latency, ns. */
+  p99Ns: number;
 }
 
 /** A block whose read-back did not match. */
 export interface VerifyMismatch {
+  /** Its first 512-byte sector. */
   sector: number;
+  /** What was wrong (crc, misdirected, another seed). */
   reason: string;
 }
 
 /** What a job did. */
 export interface BlkJobResult {
-  read: DirectionStats;
-  write: DirectionStats;
+  /** Reads counted. */
+  read: BlkDirectionStats;
+  /** Writes counted. */
+  write: BlkDirectionStats;
   /** From the first submission to the end, ns. */
   elapsedNs: number;
   /** The counted part (after the ramp), ns. */
@@ -101,12 +120,15 @@ export interface BlkJobResult {
   verify?: { blocksChecked: number; mismatchCount: number; mismatches: VerifyMismatch[] };
   /** The FLUSH sent at the end of a writing run, when the device offers it. */
   flush?: { ok: boolean; latNs: number };
+  /** One entry per live-line interval. */
   intervals: BlkInterval[];
 }
 
 /** The opened device as a job needs it. */
 export interface BlkTarget {
+  /** The negotiated limits (capacity, block size, read-only ...). */
   readonly limits: BlkLimits;
+  /** The request queues to serve. */
   readonly queues: readonly BlkRequestQueue[];
 }
 
@@ -120,6 +142,7 @@ export interface BlkJobDeps {
   readonly tick?: () => void;
   /** Throws when the device has gone or reset (checked once per interval). */
   readonly health?: () => void;
+  /** Each interval's rates; `progress` 0..1 for bounded runs. */
   readonly onInterval?: (i: BlkInterval, progress: number | undefined) => void;
 }
 
@@ -155,7 +178,7 @@ function segmentsOf(buf: DmaRegion, len: number, sizeMax: number | undefined): S
   return out;
 }
 
-function emptyStats(): DirectionStats {
+function emptyStats(): BlkDirectionStats {
   return {
     ios: 0,
     bytes: 0,
@@ -247,7 +270,7 @@ export async function runBlkJob(
   };
   const closeInterval = (now: number) => {
     const secs = (now - lastInterval) / 1e9;
-    const dir = (s: DirectionStats) => ({
+    const dir = (s: BlkDirectionStats) => ({
       iops: s.ios / secs,
       bwBytes: s.bytes / secs,
       p50Ns: s.clat.percentile(50),

@@ -5,7 +5,7 @@
  */
 import type { LatencyHistogram } from "../pktgen/histogram.ts";
 import { lineChartSvg, PALETTE } from "../pktgen/plot.ts";
-import type { BlkInterval, BlkJobOptions, BlkJobResult, DirectionStats } from "./job.ts";
+import type { BlkDirectionStats, BlkInterval, BlkJobOptions, BlkJobResult } from "./job.ts";
 import { formatByteSize } from "./workload.ts";
 
 /** Schema name of the JSON summary. */
@@ -34,14 +34,23 @@ export const FIO_PERCENTILES = [
 
 /** The device a job ran on, as the summary names it. */
 export interface BlkDeviceInfo {
+  /** PCI address. */
   address: string;
+  /** "sysfs" or "vfio". */
   access: string;
+  /** "modern" or "legacy". */
   transport: string;
+  /** "split" or "packed". */
   format: string;
+  /** Capacity in bytes. */
   capacityBytes: number;
+  /** Logical block size in bytes. */
   blockBytes: number;
+  /** Request queues in use. */
   queues: number;
+  /** Negotiated feature bits, hex. */
   features: string;
+  /** VIRTIO_BLK_F_RO. */
   readOnly: boolean;
 }
 
@@ -60,7 +69,7 @@ function latJson(h: LatencyHistogram, percentiles: boolean) {
   return { ...base, percentile };
 }
 
-function dirJson(s: DirectionStats) {
+function dirJson(s: BlkDirectionStats) {
   const runtimeMs = s.activeNs / 1e6;
   const secs = runtimeMs / 1000;
   return {
