@@ -1,19 +1,27 @@
 /**
- * One bounded read through a request queue, outside any job: the disk's head for the
- * signature check before blkgen writes, single sectors for diag. Polls with a deadline, so a
- * device that never answers is an error, not a hang. Reads only.
+ * One bounded request through a request queue, outside any job: the disk's head for the
+ * signature check before blkgen writes, single sectors and a FLUSH for diag. Polls with a
+ * deadline, so a device that never answers is an error, not a hang. Never writes data.
  * @module
  */
 import type { DmaAllocator } from "../dma/memory.ts";
 import { DeviceError } from "../errors.ts";
 import { sleepSync } from "../virtio/sleep.ts";
-import { SECTOR_BYTES, VIRTIO_BLK_T_IN } from "./protocol.ts";
+import { SECTOR_BYTES, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_IN } from "./protocol.ts";
 import type { BlkCompletion, BlkRequestQueue } from "./request_queue.ts";
 
 /** What one read got: the device's status, and the bytes when it was OK. */
 export type ReadResult =
   | { status: "ok"; bytes: Uint8Array }
   | { status: "ioerr" | "unsupp" | "bad"; detail?: string };
+
+/** How long to wait, and a hook for a simulated device to serve. */
+export interface OnceOptions {
+  /** Give up after this long (default 5000 ms): a DeviceError. */
+  timeoutMs?: number;
+  /** Called while waiting (a simulated device serves here). */
+  tick?: () => void;
+}
 
 /**
  * Reads `bytes` (a multiple of 512) from `sector` in one request on an idle queue, waiting
@@ -24,11 +32,28 @@ export function readOnce(
   dma: DmaAllocator,
   sector: number,
   bytes: number,
-  o: { timeoutMs?: number; tick?: () => void } = {},
+  o: OnceOptions = {},
 ): ReadResult {
-  if (q.inFlight !== 0) throw new Error("readOnce needs an idle queue");
-  const buf = dma.alloc(bytes, 4096);
-  if (!q.enqueue(VIRTIO_BLK_T_IN, sector, [{ iova: buf.iova, len: bytes }], 0)) {
+  return requestOnce(q, dma, VIRTIO_BLK_T_IN, sector, bytes, o);
+}
+
+/** §5.2.6.2 FLUSH, alone on an idle queue: its status. Changes no data. */
+export function flushOnce(q: BlkRequestQueue, dma: DmaAllocator, o: OnceOptions = {}): ReadResult {
+  return requestOnce(q, dma, VIRTIO_BLK_T_FLUSH, 0, 0, o);
+}
+
+function requestOnce(
+  q: BlkRequestQueue,
+  dma: DmaAllocator,
+  type: number,
+  sector: number,
+  bytes: number,
+  o: OnceOptions,
+): ReadResult {
+  if (q.inFlight !== 0) throw new Error("a single request needs an idle queue");
+  const buf = bytes > 0 ? dma.alloc(bytes, 4096) : undefined;
+  const data = buf ? [{ iova: buf.iova, len: bytes }] : [];
+  if (!q.enqueue(type, sector, data, 0)) {
     throw new DeviceError(`a read of ${bytes / SECTOR_BYTES} sectors does not fit the queue`);
   }
   q.kick();
@@ -44,6 +69,6 @@ export function readOnce(
     sleepSync(0.05);
   }
   const c = done[0]!;
-  if (c.status === "ok") return { status: "ok", bytes: buf.bytes.slice() };
+  if (c.status === "ok") return { status: "ok", bytes: buf ? buf.bytes.slice() : new Uint8Array() };
   return { status: c.status, ...(c.detail !== undefined ? { detail: c.detail } : {}) };
 }

@@ -3,7 +3,8 @@
  * write-then-verify of 64 MiB in random order on the modern, legacy and packed disks; four
  * request queues; a sequential 128k read; SIGINT/SIGTERM/SIGKILL (+ `virtio restore`) each
  * leave the disk on virtio_blk with its contents unchanged (sha256 of the whole disk) and
- * the written pattern still verifies; a read past the end is the device's IOERR; writes are
+ * the written pattern still verifies; a read past the end is the device's IOERR; `diag
+ * --active`'s blk checks pass on the packed disk; writes are
  * refused with exit 2 on a read-only disk, without --write, on a mounted disk and on a disk
  * holding a filesystem — and nothing is written.
  */
@@ -116,6 +117,16 @@ Deno.test("lab: blkgen writes, verifies, survives signals and refuses unsafe wri
     straddle: "ioerr",
     last: "ok",
   });
+
+  const diag = get("diag");
+  assert.equal(diag.rc, 0, diag.lines.join("\n"));
+  const checks: { name: string; status: string; reason: string }[] =
+    json(diag.lines).devices[0].checks;
+  for (const name of ["blk.config", "blk.read-first", "blk.read-last", "blk.bounds", "blk.flush"]) {
+    const c = checks.find((x) => x.name === name);
+    assert.equal(c?.status, "pass", `${name}: ${JSON.stringify(c)}`);
+  }
+  assert.equal(checks.find((x) => x.name === "device.restored")?.status, "pass");
 
   const ro = get("readonly");
   assert.equal(ro.rc, 2, ro.lines.join("\n"));

@@ -46,6 +46,9 @@ virtio blkgen $M --rw randread --verify --size 64m --json --quiet; echo "@@rc $?
 sec "edges"
 deno run -A --no-check $HERE/../guest/blk_edges.ts $M; echo "@@rc $?"
 
+sec "diag"
+virtio diag --active --json $P; echo "@@rc $?"
+
 sec "readonly"
 virtio blkgen $R --rw write --write --count 10 --quiet; echo "@@rc $?"
 virtio blkgen $R --rw randread --count 100 --json --quiet > /tmp/ro.json; echo "read rc=$? driver=$(drv $R)"
