@@ -274,6 +274,19 @@ export {
   runBlkJob,
   type VerifyMismatch,
 } from "./lib/blk/job.ts";
-export { flushOnce, type OnceOptions, readOnce, type ReadResult } from "./lib/blk/read_blocks.ts";
+export {
+  flushOnce,
+  type OnceOptions,
+  rangesOnce,
+  readOnce,
+  type ReadResult,
+} from "./lib/blk/read_blocks.ts";
+export {
+  type BlkRange,
+  checkRanges,
+  encodeRanges,
+  RANGE_BYTES,
+  type RangeLimits,
+} from "./lib/blk/ranges.ts";
 export { parseByteSize, RW_MODES, type RwMode, Workload } from "./lib/blk/workload.ts";
 export { type BlkDeviceInfo, BLKGEN_SCHEMA, blkgenJson } from "./lib/blk/report.ts";

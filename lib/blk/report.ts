@@ -83,7 +83,7 @@ function dirJson(s: BlkDirectionStats) {
     short_ios: 0,
     drop_ios: 0,
     clat_ns: latJson(s.clat, true),
-    lat_ns: latJson(s.lat, false),
+    lat_ns: latJson(s.lat, true),
   };
 }
 

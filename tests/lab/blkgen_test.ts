@@ -3,7 +3,8 @@
  * write-then-verify of 64 MiB in random order on the modern, legacy and packed disks; four
  * request queues; a sequential 128k read; SIGINT/SIGTERM/SIGKILL (+ `virtio restore`) each
  * leave the disk on virtio_blk with its contents unchanged (sha256 of the whole disk) and
- * the written pattern still verifies; a read past the end is the device's IOERR; `diag
+ * the written pattern still verifies; a read past the end is the device's IOERR; WRITE_ZEROES
+ * zeroes its range and DISCARD is accepted; `diag
  * --active`'s blk checks pass on the packed disk; writes are
  * refused with exit 2 on a read-only disk, without --write, on a mounted disk and on a disk
  * holding a filesystem — and nothing is written.
@@ -111,12 +112,20 @@ Deno.test("lab: blkgen writes, verifies, survives signals and refuses unsafe wri
 
   const edges = get("edges");
   assert.equal(edges.rc, 0, edges.lines.join("\n"));
-  assert.deepEqual(json(edges.lines), {
-    capacitySectors: 96 * MiB / 512,
-    past: "ioerr",
-    straddle: "ioerr",
-    last: "ok",
-  });
+  const e = json(edges.lines);
+  assert.deepEqual(
+    { past: e.past, straddle: e.straddle, last: e.last, cap: e.capacitySectors },
+    { past: "ioerr", straddle: "ioerr", last: "ok", cap: 96 * MiB / 512 },
+  );
+  // QEMU offers both by default (discard=unmap on the drive): zeroes read back as zeros.
+  assert.equal(e.writeZeroes, "ok", JSON.stringify(e));
+  assert.equal(e.zeroed, true);
+  assert.equal(e.neighbourKept, true);
+  assert.equal(e.discard, "ok");
+  console.log(
+    `QEMU's limits: discard ${JSON.stringify(e.discardLimits)}, ` +
+      `write-zeroes ${JSON.stringify(e.writeZeroesLimits)}`,
+  );
 
   const diag = get("diag");
   assert.equal(diag.rc, 0, diag.lines.join("\n"));
@@ -127,6 +136,23 @@ Deno.test("lab: blkgen writes, verifies, survives signals and refuses unsafe wri
     assert.equal(c?.status, "pass", `${name}: ${JSON.stringify(c)}`);
   }
   assert.equal(checks.find((x) => x.name === "device.restored")?.status, "pass");
+
+  const az = get("after-zeroes");
+  assert.equal(az.rc, 1, "a verify that finds mismatches exits 1");
+  const azv = json(az.lines).jobs[0].verify;
+  assert.equal(azv.blocksChecked, 2048);
+  assert.equal(azv.mismatchCount, 8);
+  assert.deepEqual(azv.mismatches.map((m: { sector: number }) => m.sector), [
+    1024,
+    1025,
+    1026,
+    1027,
+    1028,
+    1029,
+    1030,
+    1031,
+  ]);
+  assert.match(azv.mismatches[0].reason, /crc32c/);
 
   const ro = get("readonly");
   assert.equal(ro.rc, 2, ro.lines.join("\n"));

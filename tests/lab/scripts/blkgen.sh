@@ -46,6 +46,10 @@ virtio blkgen $M --rw randread --verify --size 64m --json --quiet; echo "@@rc $?
 sec "edges"
 deno run -A --no-check $HERE/../guest/blk_edges.ts $M; echo "@@rc $?"
 
+sec "after-zeroes"
+# The first MiB again: exactly the 8 sectors WRITE_ZEROES cleared must fail verification.
+virtio blkgen $M --rw read --verify --size 1m --json --quiet; echo "@@rc $?"
+
 sec "diag"
 virtio diag --active --json $P; echo "@@rc $?"
 
