@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { blkgenCommand, parseBlkgenArgs } from "../../commands/blkgen.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { runBlkJob } from "../../lib/blk/job.ts";
-import { blkgenJson, blkgenText, blkLiveLine, FIO_PERCENTILES } from "../../lib/blk/report.ts";
+import {
+  blkgenChartSvg,
+  blkgenJson,
+  blkgenText,
+  blkLiveLine,
+  FIO_PERCENTILES,
+} from "../../lib/blk/report.ts";
 import { formatByteSize, parseByteSize } from "../../lib/blk/workload.ts";
 import { FakeModernBar } from "../../testing/fake_virtio_pci.ts";
 import { FakeDma } from "../../testing/fake_dma.ts";
@@ -143,4 +149,6 @@ Deno.test("blkgen JSON: fio's jobs[] shape with its percentile keys, from a real
   assert.match(text, /write: IOPS=.*256 ios/);
   assert.match(text, /verify: 2048 blocks checked, 0 mismatches/);
   assert.match(blkLiveLine(r.intervals.at(-1)!, 1), /\[100%\] (verify )?read /);
+  const svg = blkgenChartSvg("t", r.intervals);
+  assert.match(svg, /^<svg[\s\S]*read p99[\s\S]*<\/svg>$/);
 });
