@@ -240,7 +240,7 @@ export type { LabDevice } from "./lib/lab/devices.ts";
 export type { Qmp, QmpValue } from "./lib/lab/qmp.ts";
 export type { Command, CommandIO } from "./commands/command.ts";
 
-// ---- virtio-blk (issue 19) ----
+// ---- virtio-blk: the driver (§5.2) and blkgen's job ----
 export { VirtioBlk, type VirtioBlkOptions } from "./lib/blk/virtio_blk.ts";
 export { type BlkCompletion, type BlkRequest, BlkRequestQueue } from "./lib/blk/request_queue.ts";
 export {
@@ -260,3 +260,31 @@ export {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "./lib/blk/protocol.ts";
 export { checkPattern, crc32c, fillPattern, type PatternCheck } from "./lib/blk/pattern.ts";
+export {
+  type BlkDirectionStats,
+  type BlkInterval,
+  type BlkIntervalRates,
+  type BlkJobDeps,
+  type BlkJobOptions,
+  type BlkJobResult,
+  type BlkTarget,
+  jobRange,
+  runBlkJob,
+  type VerifyMismatch,
+} from "./lib/blk/job.ts";
+export {
+  flushOnce,
+  type OnceOptions,
+  rangesOnce,
+  readOnce,
+  type ReadResult,
+} from "./lib/blk/read_blocks.ts";
+export {
+  type BlkRange,
+  checkRanges,
+  encodeRanges,
+  RANGE_BYTES,
+  type RangeLimits,
+} from "./lib/blk/ranges.ts";
+export { parseByteSize, RW_MODES, type RwMode, Workload } from "./lib/blk/workload.ts";
+export { type BlkDeviceInfo, BLKGEN_SCHEMA, blkgenJson } from "./lib/blk/report.ts";

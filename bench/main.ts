@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only probe,frames,queue,engine,rates,memory,scaling] [--json]`
+ * `deno task bench [--quick] [--only probe,frames,queue,engine,rates,memory,scaling,blk] [--json]`
  *
  * Runs the benchmarks and prints their figures (a table per piece, or one JSON document).
  * Benchmarks measure; they never assert a speed. See bench/README.md for what each figure
@@ -14,8 +14,9 @@ import { benchProbeGuest, benchProbeHost, probeText } from "./probe_bench.ts";
 import { benchLabRates, labRatesText } from "./lab_rates.ts";
 import { type EngineBenchRow, engineText } from "./engine_bench.ts";
 import { benchLabScaling, labScalingText } from "./lab_scaling.ts";
+import { benchLabBlk, labBlkText } from "./lab_blk.ts";
 
-const PIECES = ["probe", "frames", "queue", "engine", "rates", "memory", "scaling"] as const;
+const PIECES = ["probe", "frames", "queue", "engine", "rates", "memory", "scaling", "blk"] as const;
 type Piece = typeof PIECES[number];
 
 const { values } = parseArgs({
@@ -165,6 +166,18 @@ if (wanted("scaling")) {
   } catch (e) {
     results.scaling = { error: errorText(e) };
     say(`scaling: not measured: ${errorText(e)}`);
+  }
+}
+
+if (wanted("blk")) {
+  progress(`bench: disk I/O, blkgen vs fio (one boot; ${quick ? "~1" : "~4"} min) ...`);
+  try {
+    const r = await benchLabBlk({ quick, log: progress });
+    results.blk = r;
+    say(labBlkText(r));
+  } catch (e) {
+    results.blk = { error: errorText(e) };
+    say(`blk: not measured: ${errorText(e)}`);
   }
 }
 

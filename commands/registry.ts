@@ -5,6 +5,7 @@
  */
 import type { Command } from "./command.ts";
 import { bindCommand, unbindCommand } from "./bind.ts";
+import { blkgenCommand } from "./blkgen.ts";
 import { diagCommand } from "./diag.ts";
 import { labCommand } from "./lab.ts";
 import { pktgenCommand } from "./pktgen.ts";
@@ -15,6 +16,7 @@ import { statusCommand } from "./status.ts";
 export const commands: readonly Command[] = [
   labCommand,
   pktgenCommand,
+  blkgenCommand,
   probeCommand,
   statusCommand,
   bindCommand,

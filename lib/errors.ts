@@ -24,6 +24,16 @@ export class VirtioError extends Error {
   }
 }
 
+/**
+ * A refusal for the machine's or the data's sake: the device is in use (mounted, routed,
+ * the root disk) or holds data a write would destroy. Commands that write data (blkgen)
+ * exit 2 on it, as for a request that should not have been made.
+ */
+export class RefusedError extends VirtioError {
+  /** The error name. */
+  override name = "RefusedError";
+}
+
 /** A libc call failed. Carries the operation, errno and its symbolic name. */
 export class SystemError extends VirtioError {
   /** The error name. */

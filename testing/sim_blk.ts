@@ -1,7 +1,8 @@
 /**
  * A simulated virtio-blk device (VIRTIO 1.2 §5.2) over one {@link SimQueue}, backed by a
  * Uint8Array: it serves IN/OUT/FLUSH/GET_ID from the ring the way QEMU does (out-of-range →
- * IOERR, unknown type → UNSUPP, used length = bytes written into the chain). Faults on
+ * IOERR, unknown type → UNSUPP, used length = bytes written into the chain; DISCARD and
+ * WRITE_ZEROES zero their ranges). Faults on
  * request: `failSectors` answer IOERR, `lieUsedLen` adds to the used length it reports.
  * @module
  */
@@ -21,6 +22,8 @@ export class SimBlk {
   readonly #q: SimQueue;
   readonly #opts: SimBlkOptions;
   flushes = 0;
+  /** DISCARD / WRITE_ZEROES ranges served. */
+  ranges = 0;
 
   constructor(queue: SimQueue, disk: Uint8Array, opts: SimBlkOptions = {}) {
     this.#q = queue;
@@ -76,6 +79,22 @@ export class SimBlk {
       dataIn[0].fill(0);
       dataIn[0].set(id.subarray(0, dataIn[0].length));
       return setStatus(0, Math.min(20, dataIn[0].length));
+    }
+    if (type === 11 || type === 13) {
+      // §5.2.6 ranges: le64 sector, le32 num_sectors, le32 flags. Write zeroes zeroes them;
+      // discard zeroes them too (its contents after are undefined; zero is one choice).
+      if (out.length === 0 || out.length % 16 !== 0) return setStatus(1, 0);
+      const rv = new DataView(out.buffer, out.byteOffset, out.length);
+      for (let at = 0; at < out.length; at += 16) {
+        const first = Number(rv.getBigUint64(at, true)), n = rv.getUint32(at + 8, true);
+        if ((first + n) * 512 > this.disk.length) return setStatus(1, 0);
+      }
+      for (let at = 0; at < out.length; at += 16) {
+        const first = Number(rv.getBigUint64(at, true)), n = rv.getUint32(at + 8, true);
+        this.disk.fill(0, first * 512, (first + n) * 512);
+      }
+      this.ranges += out.length / 16;
+      return setStatus(0, 0);
     }
     return setStatus(2, 0);
   }

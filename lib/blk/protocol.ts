@@ -13,6 +13,7 @@ import {
   VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_F_WRITE_ZEROES,
 } from "../virtio/features.ts";
+import { type RangeLimits, rangeLimits } from "./ranges.ts";
 
 /** §5.2.6: request types. */
 export const VIRTIO_BLK_T_IN = 0;
@@ -81,6 +82,10 @@ export interface BlkRawConfig {
   blkSize?: number;
   /** §5.2.4 num_queues. */
   numQueues?: number;
+  /** §5.2.4 max_discard_sectors, max_discard_seg, discard_sector_alignment. */
+  discard?: { maxSectors: number; maxSegments: number; alignment: number };
+  /** §5.2.4 max_write_zeroes_sectors, max_write_zeroes_seg, write_zeroes_may_unmap. */
+  writeZeroes?: { maxSectors: number; maxSegments: number; mayUnmap: number };
 }
 
 /** What the driver must honour, checked for sanity (device-written config is untrusted). */
@@ -105,6 +110,10 @@ export interface BlkLimits {
   discard: boolean;
   /** VIRTIO_BLK_F_WRITE_ZEROES offered. */
   writeZeroes: boolean;
+  /** DISCARD's limits, when negotiated and read. */
+  discardLimits?: RangeLimits;
+  /** WRITE_ZEROES's limits, when negotiated and read. */
+  writeZeroesLimits?: RangeLimits;
 }
 
 function has(features: bigint, bit: bigint): boolean {
@@ -141,7 +150,17 @@ export function blkLimits(features: bigint, raw: BlkRawConfig): BlkLimits {
     if (raw.numQueues < 1) throw new Error(`num_queues ${raw.numQueues} with VIRTIO_BLK_F_MQ`);
     numQueues = raw.numQueues;
   }
+  const d = has(features, VIRTIO_BLK_F_DISCARD) ? raw.discard : undefined;
+  const z = has(features, VIRTIO_BLK_F_WRITE_ZEROES) ? raw.writeZeroes : undefined;
   return {
+    ...(d
+      ? { discardLimits: rangeLimits("discard", d.maxSectors, d.maxSegments, d.alignment) }
+      : {}),
+    ...(z
+      ? {
+        writeZeroesLimits: rangeLimits("write-zeroes", z.maxSectors, z.maxSegments, 0, z.mayUnmap),
+      }
+      : {}),
     capacitySectors: cap,
     capacityBytes: cap * BigInt(SECTOR_BYTES),
     blockBytes,

@@ -78,6 +78,24 @@ export class VirtioBlk {
         segMax: c.read32(BLK_CONFIG.seg_max),
         blkSize: c.read32(BLK_CONFIG.blk_size),
         numQueues: hasFeature(f, VIRTIO_BLK_F_MQ) ? c.read16(BLK_CONFIG.num_queues) : 1,
+        ...(hasFeature(f, VIRTIO_BLK_F_DISCARD)
+          ? {
+            discard: {
+              maxSectors: c.read32(BLK_CONFIG.max_discard_sectors),
+              maxSegments: c.read32(BLK_CONFIG.max_discard_seg),
+              alignment: c.read32(BLK_CONFIG.discard_sector_alignment),
+            },
+          }
+          : {}),
+        ...(hasFeature(f, VIRTIO_BLK_F_WRITE_ZEROES)
+          ? {
+            writeZeroes: {
+              maxSectors: c.read32(BLK_CONFIG.max_write_zeroes_sectors),
+              maxSegments: c.read32(BLK_CONFIG.max_write_zeroes_seg),
+              mayUnmap: c.read8(BLK_CONFIG.write_zeroes_may_unmap),
+            },
+          }
+          : {}),
       }));
       const limits = blkLimits(f, raw);
       if (want > limits.numQueues) {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { VirtioError } from "../errors.ts";
+import { RefusedError, VirtioError } from "../errors.ts";
 import { isCanonicalPciAddress } from "../pci/address.ts";
 import {
   bindDriver,
@@ -57,12 +57,12 @@ export function refuseInUse(
 ): string[] {
   const { reasons, critical } = checkInUse(address, options);
   if (critical.length > 0) {
-    throw new VirtioError(`refusing to ${verb} ${address}: ${critical.join("; ")}`, {
+    throw new RefusedError(`refusing to ${verb} ${address}: ${critical.join("; ")}`, {
       hint: "this machine runs on it; no option overrides this",
     });
   }
   if (reasons.length > 0 && !force) {
-    throw new VirtioError(`refusing to ${verb} ${address}: ${reasons.join("; ")}`, {
+    throw new RefusedError(`refusing to ${verb} ${address}: ${reasons.join("; ")}`, {
       hint: "stop using it first (unmount, ip link set DEV down ...), or --force",
     });
   }

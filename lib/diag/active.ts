@@ -19,6 +19,7 @@ import { featureBits, nameFeatures } from "../virtio/features.ts";
 import { checkDeviceStatus, type FeatureRequest, initializeDevice } from "../virtio/initialize.ts";
 import type { Transport } from "../virtio/transport.ts";
 import { check, type CheckResult } from "./report.ts";
+import { BLK_CHECK_NAMES, blkChecks } from "./blk_checks.ts";
 
 /** A device in our hands: what {@link VirtioPciDevice} gives, or a fake. */
 export interface TakenDevice extends Disposable {
@@ -55,6 +56,8 @@ export interface ActiveOptions {
   ) => TakenDevice;
   /** The PCI driver bound now; default sysfs. */
   readonly currentDriver?: (address: string) => string | null;
+  /** Called while a check waits for the device (a simulated device serves here). */
+  readonly tick?: () => void;
 }
 
 const ms = (start: number) => Math.round(performance.now() - start);
@@ -294,6 +297,7 @@ export async function activeChecks(
     "init.sequence",
     "queues.setup",
     ...(type === 1 ? ["net.selftest"] : []),
+    ...(type === 2 ? BLK_CHECK_NAMES : []),
     "device.restored",
   ];
   const open = options.open ?? ((a, o) => VirtioPciDevice.open(a, o));
@@ -329,6 +333,9 @@ export async function activeChecks(
       if (!options.peer || peer) {
         results.push(timed(await checkNetSelftest(dev, options, peer), start));
       }
+    }
+    if (type === 2) {
+      results.push(...blkChecks(dev, options));
     }
   } finally {
     const start = performance.now();

@@ -30,6 +30,12 @@ export interface LabDevice {
    * what the others send, through the host kernel's bridge.
    */
   readonly tap?: { readonly ifname: string; readonly queues: number };
+  /**
+   * A raw disk image the lab creates (sparse, zero-filled, `bytes` long) in the run's
+   * directory for this device, removed with it; `{disk}` in `args` is its path. For
+   * block tests that write and read back (QEMU's null-co backend discards writes).
+   */
+  readonly disk?: { readonly bytes: number };
 }
 
 /** "0000:00:SS.0" for a slot. */
@@ -102,6 +108,35 @@ export const LAB_ROOT_SLOT = 0x02;
 export const LAB_SHARE_SLOT = 0x03;
 
 /** Every device the lab knows, by name. */
+/** A virtio-blk device on a file-backed raw image (`{disk}`); writes persist for the run. */
+function dataDisk(
+  name: string,
+  slot: number,
+  options: string,
+  pciDeviceId: number,
+  given: Record<string, string | number | boolean>,
+  drive = "",
+): LabDevice {
+  const id = `disk${slot.toString(16)}`;
+  const bytes = 96 * 1024 * 1024;
+  return {
+    name,
+    slot,
+    args: [
+      "-drive",
+      `file={disk},format=raw,if=none,id=${id},cache=unsafe,discard=unmap${drive}`,
+      "-device",
+      `virtio-blk-pci,drive=${id},addr=${slot.toString(16)},serial=${name}${options}`,
+    ],
+    pciDeviceId,
+    virtioType: 2,
+    // ext4 (and the crc32c it checksums with) so a test can mount a filesystem on it.
+    modules: ["virtio_blk", "ext4", "crc32c_generic"],
+    given: { capacityBytes: bytes, serial: name, ...given },
+    disk: { bytes },
+  };
+}
+
 export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
   [
     nic("net-modern", 0x04, ",disable-legacy=on,mq=on,vectors=6,host_mtu=1500", 0x1041, {
@@ -238,6 +273,10 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
       modules: ["virtio_input"],
       given: {},
     },
+    dataDisk("blk-data", 0x17, ",disable-legacy=on,num-queues=4", 0x1042, { numQueues: 4 }),
+    dataDisk("blk-data-legacy", 0x18, ",disable-modern=on", 0x1001, { legacy: true }),
+    dataDisk("blk-data-packed", 0x19, ",disable-legacy=on,packed=on", 0x1042, { packed: true }),
+    dataDisk("blk-ro", 0x1a, ",disable-legacy=on", 0x1042, { readOnly: true }, ",readonly=on"),
   ].map((d) => [d.name, d]),
 );
 
@@ -261,6 +300,7 @@ export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
   "probe-extra": ["net-speed", "blk-4k", "crypto"],
   vfio: ["net-vfio", "net-vfio-packed", "net-peer"],
   mq: ["net-mq-a", "net-mq-b"],
+  "blk-data": ["blk-data", "blk-data-legacy", "blk-data-packed", "blk-ro"],
   none: [],
 };
 

@@ -150,7 +150,9 @@ function qemuCommandLine(
     "-device",
     `virtio-9p-pci,fsdev=fsshare,mount_tag=share,addr=${LAB_SHARE_SLOT.toString(16)}`,
   );
-  for (const d of devices) args.push(...d.args);
+  for (const d of devices) {
+    args.push(...d.args.map((a) => a.replaceAll("{disk}", diskImage(runDir, d))));
+  }
   // A hub port with no peer device: frames sent to it are dropped, so a NIC transmitting
   // alone is never back-pressured after one ring (LAB-NOTES: QEMU stops transmit when
   // nothing on the hub can receive).
@@ -168,6 +170,11 @@ function qemuCommandLine(
   }
   args.push(...(o.qemuArgs ?? []));
   return args;
+}
+
+/** Where a device's raw disk image lives for the run. */
+function diskImage(runDir: string, d: LabDevice): string {
+  return `${runDir}/${d.name}.img`;
 }
 
 function captured(devices: readonly LabDevice[], name: string): LabDevice {
@@ -227,6 +234,12 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
     hostTmpPaths([REPO_ROOT, Deno.execPath().replace(/\/[^/]*$/, ""), cacheDir, Deno.cwd()])
       .join("\n") + "\n",
   );
+  for (const d of devices) {
+    if (!d.disk) continue;
+    // Sparse: the image costs disk space only for what the guest writes.
+    using f = await Deno.open(diskImage(runDir, d), { write: true, createNew: true });
+    await f.truncate(d.disk.bytes);
+  }
   const args = qemuCommandLine(kernel, initrd, runDir, devices, o, accel);
   let child: Deno.ChildProcess;
   let netns: TapNamespace | undefined;

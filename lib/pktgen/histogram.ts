@@ -56,6 +56,8 @@ export class LatencyHistogram {
   count = 0;
   /** Sum of the samples (for the mean). */
   sum = 0;
+  /** Sum of the squared samples (for the standard deviation). */
+  sumSquares = 0;
   /** Smallest sample (Infinity when empty). */
   min: number = Infinity;
   /** Largest sample (0 when empty). */
@@ -73,6 +75,7 @@ export class LatencyHistogram {
     this.counts[bucketOf(v)]!++;
     this.count++;
     this.sum += v;
+    this.sumSquares += v * v;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
   }
@@ -97,6 +100,13 @@ export class LatencyHistogram {
     return this.max;
   }
 
+  /** Population standard deviation of the samples (NaN when empty). */
+  stddev(): number {
+    if (this.count === 0) return NaN;
+    const mean = this.sum / this.count;
+    return Math.sqrt(Math.max(0, this.sumSquares / this.count - mean * mean));
+  }
+
   /** Count, min, mean, p50, p99 and max of the samples. */
   summary(): LatencySummary {
     const empty = this.count === 0;
@@ -115,6 +125,7 @@ export class LatencyHistogram {
     for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
     this.count += other.count;
     this.sum += other.sum;
+    this.sumSquares += other.sumSquares;
     this.negative += other.negative;
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
@@ -125,6 +136,7 @@ export class LatencyHistogram {
     this.counts.fill(0);
     this.count = 0;
     this.sum = 0;
+    this.sumSquares = 0;
     this.min = Infinity;
     this.max = 0;
     this.negative = 0;

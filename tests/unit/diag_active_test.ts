@@ -6,6 +6,9 @@ import { VirtioError } from "../../lib/errors.ts";
 import { FakeLegacyBar, FakeModernBar } from "../../testing/fake_virtio_pci.ts";
 import { FakeDma } from "../../testing/fake_dma.ts";
 import { SimNetLoopback } from "../../testing/sim_net.ts";
+import { SimQueue } from "../../testing/sim_device.ts";
+import { SimBlk } from "../../testing/sim_blk.ts";
+import { blkChecks } from "../../lib/diag/blk_checks.ts";
 
 const F = (...bits: number[]) => bits.reduce((v, b) => v | (1n << BigInt(b)), 0n);
 
@@ -29,23 +32,90 @@ function taken(bar: FakeModernBar, type: number, log: string[]): TakenDevice {
 const byName = (checks: { name: string; status: string; reason: string }[]) =>
   Object.fromEntries(checks.map((c) => [c.name, c]));
 
-Deno.test("active on a healthy fake disk: init, queues, restored pass; device closed once", async () => {
+Deno.test("active on a healthy simulated disk: init, queues, the blk checks, restored pass", async () => {
   const log: string[] = [];
+  const sectors = 2048;
+  const config = new Uint8Array(60);
+  new DataView(config.buffer).setBigUint64(0, BigInt(sectors), true);
+  new DataView(config.buffer).setUint32(8, 65536, true); // §5.2.4 size_max (F(1) offered)
+  new DataView(config.buffer).setUint32(20, 512, true); // §5.2.4 blk_size (F(6) offered)
   const bar = new FakeModernBar({
     deviceType: 2,
     features: F(32, 1, 6, 9, 28, 29),
     queueSizes: [128, 64],
+    config,
   });
+  const dev = taken(bar, 2, log);
+  const disk = new Uint8Array(sectors * 512);
+  disk[0] = 0xeb;
+  let sim: SimBlk | undefined;
+  const tick = () => {
+    const q0 = bar.state.queues[0]!;
+    if (!sim) {
+      const q = new SimQueue(dev.dma as FakeDma, { format: "split", size: q0.size });
+      q.attach(q0);
+      sim = new SimBlk(q, disk);
+    }
+    sim.serve();
+  };
   const checks = await activeChecks("0000:00:0a.0", 2, {
-    open: () => taken(bar, 2, log),
+    open: () => dev,
     currentDriver: () => "virtio-pci",
+    tick,
   });
   const c = byName(checks);
-  assert.deepEqual(checks.map((x) => x.name), ["init.sequence", "queues.setup", "device.restored"]);
+  assert.deepEqual(checks.map((x) => x.name), [
+    "init.sequence",
+    "queues.setup",
+    "blk.config",
+    "blk.read-first",
+    "blk.read-last",
+    "blk.bounds",
+    "blk.flush",
+    "device.restored",
+  ]);
   for (const x of checks) assert.equal(x.status, "pass", `${x.name}: ${x.reason}`);
   assert.match(c["init.sequence"]!.reason, /full 0x130000242 \(6 bits\) and minimal 0x100000000/);
   assert.match(c["queues.setup"]!.reason, /2 queues .*sizes 128,64/);
+  assert.match(c["blk.config"]!.reason, /capacity 2048 sectors \(1\.0 MiB\), block 512 B/);
+  assert.match(c["blk.read-last"]!.reason, /sector 2047/);
+  assert.equal(sim?.flushes, 1);
   assert.deepEqual(log, ["closed"]);
+});
+
+Deno.test("blk checks: a disk that answers a read past the end with data fails blk.bounds", () => {
+  const config = new Uint8Array(60);
+  new DataView(config.buffer).setBigUint64(0, 64n, true);
+  const bar = new FakeModernBar({ deviceType: 2, features: F(32), queueSizes: [64], config });
+  const dev = taken(bar, 2, []);
+  // A backing store bigger than the capacity it reports: reads past the end "succeed".
+  let sim: SimBlk | undefined;
+  const checks = blkChecks(dev, {
+    tick: () => {
+      if (!sim) {
+        const q = new SimQueue(dev.dma as FakeDma, { format: "split", size: 64 });
+        q.attach(bar.state.queues[0]!);
+        sim = new SimBlk(q, new Uint8Array(128 * 512));
+      }
+      sim.serve();
+    },
+  });
+  const c = byName(checks);
+  assert.equal(c["blk.read-first"]!.status, "pass");
+  assert.equal(c["blk.bounds"]!.status, "fail");
+  assert.match(c["blk.bounds"]!.reason, /past the end\) answered OK, not IOERR/);
+  assert.equal(c["blk.flush"]!.status, "skip");
+});
+
+Deno.test("blk checks: a disk that never answers fails with a timeout, not a hang", () => {
+  const config = new Uint8Array(60);
+  new DataView(config.buffer).setBigUint64(0, 64n, true);
+  const bar = new FakeModernBar({ deviceType: 2, features: F(32), queueSizes: [64], config });
+  const c = byName(blkChecks(taken(bar, 2, []), { timeoutMs: 50 }));
+  assert.equal(c["blk.config"]!.status, "pass");
+  assert.equal(c["blk.read-first"]!.status, "fail");
+  assert.match(c["blk.read-first"]!.reason, /did not complete/);
+  assert.equal(c["blk.flush"]!.status, "skip");
 });
 
 Deno.test("init.sequence fails when the device refuses FEATURES_OK for the full set", async () => {
@@ -78,6 +148,7 @@ Deno.test("queues.setup fails on a split queue size that is not a power of two; 
     await activeChecks("x", 2, {
       open: () => taken(gap, 2, []),
       currentDriver: () => "virtio-pci",
+      timeoutMs: 50,
     }),
   );
   assert.equal(c2["queues.setup"]!.status, "warn");
