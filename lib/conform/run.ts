@@ -1,0 +1,100 @@
+/**
+ * Runs a list of conformance checks against one device and builds the `virtio-conform/1`
+ * report. A check that throws is a fail carrying the message; the device is reset after
+ * every check that ran, so no check inherits another's state (§2.4 device reset).
+ *
+ * @module
+ */
+import { deviceTypeName } from "../virtio/device_types.ts";
+import type { Check } from "./check.ts";
+import type { ConformContext } from "./context.ts";
+
+/** Schema name of the JSON report (docs/conformance.md). */
+export const CONFORM_SCHEMA = "virtio-conform/1";
+
+/** One requirement's verdict: na = not applicable (with the reason in detail). */
+export interface ConformResult {
+  readonly id: string;
+  readonly section: string;
+  readonly requirement: string;
+  readonly verdict: "pass" | "fail" | "na" | "skip";
+  readonly seen?: string;
+  readonly expected?: string;
+  readonly detail?: string;
+}
+
+/** The whole report. */
+export interface ConformReport {
+  readonly schema: typeof CONFORM_SCHEMA;
+  readonly device: {
+    readonly address: string;
+    readonly type: number;
+    readonly typeName: string;
+    readonly transport: "modern" | "legacy";
+    /** Offered feature bits, hex. */
+    readonly features: string;
+  };
+  readonly results: readonly ConformResult[];
+  readonly summary: { pass: number; fail: number; na: number; skip: number };
+}
+
+const message = (e: unknown) => e instanceof Error ? e.message : String(e);
+
+/** Runs `checks` in order; `onResult` sees each verdict as it is decided. */
+export function runChecks(
+  ctx: ConformContext,
+  checks: readonly Check[],
+  onResult?: (r: ConformResult) => void,
+): ConformReport {
+  const results: ConformResult[] = [];
+  let features = "?";
+  try {
+    features = `0x${ctx.transport.deviceFeatures().toString(16)}`;
+  } catch (e) {
+    ctx.log(`reading the offered features: ${message(e)}`);
+  }
+  for (const check of checks) {
+    const base = { id: check.id, section: check.section, requirement: check.requirement };
+    let r: ConformResult;
+    let ran = false;
+    try {
+      const applies = check.applies(ctx);
+      if (applies !== true) r = { ...base, verdict: "na", detail: applies };
+      else {
+        ran = true;
+        const o = check.run(ctx);
+        r = { ...base, ...o };
+      }
+    } catch (e) {
+      r = { ...base, verdict: "fail", seen: `error: ${message(e)}`, expected: "no error" };
+    }
+    if (ran) {
+      try {
+        ctx.transport.reset();
+      } catch (e) {
+        ctx.log(`${check.id}: reset after the check failed: ${message(e)}`);
+      }
+    }
+    results.push(r);
+    onResult?.(r);
+  }
+  const summary = { pass: 0, fail: 0, na: 0, skip: 0 };
+  for (const r of results) summary[r.verdict]++;
+  return {
+    schema: CONFORM_SCHEMA,
+    device: {
+      address: ctx.address,
+      type: ctx.deviceType,
+      typeName: deviceTypeName(ctx.deviceType),
+      transport: ctx.transport.kind,
+      features,
+    },
+    results,
+    summary,
+  };
+}
+
+/** The checks whose id matches `only` (all when undefined). */
+export function selectChecks(checks: readonly Check[], only?: RegExp): Check[] {
+  return only ? checks.filter((c) => only.test(c.id)) : [...checks];
+}
