@@ -166,10 +166,9 @@ export class ConformBar extends FakeModernBar {
     this.maxSizes = this.state.queues.map((q) => q.size);
     this.#queueVectors = this.maxSizes.map(() => 0xffff);
     this.#msixEntries = msixEntries;
-    this.disk = new Uint8Array(
-      512 * Number(new DataView(this.config.buffer).getBigUint64(0, true) || 1n),
-    );
-    if (type !== 2) this.disk = new Uint8Array(0);
+    this.disk = type === 2
+      ? new Uint8Array(512 * Number(new DataView(this.config.buffer).getBigUint64(0, true)))
+      : new Uint8Array(0);
   }
 
   get offered(): bigint {
