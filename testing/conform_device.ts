@@ -55,6 +55,7 @@ export type ConformFault =
   | "reinit-refused"
   | "config-writable"
   | "config-drift"
+  | "generation-unstable"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -158,7 +159,7 @@ export class ConformBar extends FakeModernBar {
       queueSizes: [...(o.queueSizes ?? d.queues)],
       config: o.config ?? (type === 2 && o.sectors ? blkConfig(o.sectors) : d.config()),
       resetLatencyReads: 0,
-      unstableGeneration: false,
+      unstableGeneration: faults.has("generation-unstable"),
       acceptFeatures: (f) => this.#accept(f),
     });
     this.faults = faults;

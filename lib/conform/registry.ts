@@ -6,8 +6,10 @@
  */
 import type { Check } from "./check.ts";
 import { PCI_CHECKS } from "./checks/pci.ts";
+import { STATUS_CHECKS } from "./checks/status.ts";
 
 /** All checks. */
 export const CONFORM_CHECKS: readonly Check[] = [
   ...PCI_CHECKS,
+  ...STATUS_CHECKS,
 ];
