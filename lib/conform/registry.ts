@@ -7,9 +7,11 @@
 import type { Check } from "./check.ts";
 import { PCI_CHECKS } from "./checks/pci.ts";
 import { STATUS_CHECKS } from "./checks/status.ts";
+import { VIRTQUEUE_CHECKS } from "./checks/virtqueue.ts";
 
 /** All checks. */
 export const CONFORM_CHECKS: readonly Check[] = [
   ...PCI_CHECKS,
   ...STATUS_CHECKS,
+  ...VIRTQUEUE_CHECKS,
 ];

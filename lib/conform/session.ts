@@ -104,7 +104,12 @@ export interface Request {
 }
 
 /** Puts `reqs` on `q` (tokens 0..n-1), kicks once, waits until all are used; in use order. */
-export function exchange(ctx: ConformContext, q: Virtqueue, reqs: readonly Request[]): Used[] {
+export function exchange(
+  ctx: ConformContext,
+  q: Virtqueue,
+  reqs: readonly Request[],
+  o: { indirect?: boolean } = {},
+): Used[] {
   const made: { out: DmaRegion[]; in: DmaRegion[] }[] = [];
   reqs.forEach((r, token) => {
     const out = r.out.map((b) => {
@@ -118,6 +123,7 @@ export function exchange(ctx: ConformContext, q: Virtqueue, reqs: readonly Reque
       out.map((m, i) => ({ iova: m.iova, len: r.out[i]!.length })),
       inn.map((m, i) => ({ iova: m.iova, len: r.inLens[i]! })),
       token,
+      o.indirect ?? false,
     );
     if (!ok) throw new Error(`queue full after ${token} buffers`);
   });
@@ -126,8 +132,9 @@ export function exchange(ctx: ConformContext, q: Virtqueue, reqs: readonly Reque
   const lens = new Uint32Array(reqs.length);
   const used: Used[] = [];
   const done = ctx.wait(() => {
-    const n = q.pollUsed(tokens.subarray(used.length), lens.subarray(used.length));
-    for (let k = used.length; k < used.length + n; k++) {
+    const start = used.length;
+    const n = q.pollUsed(tokens.subarray(start), lens.subarray(start));
+    for (let k = start; k < start + n; k++) {
       const token = tokens[k]!;
       const m = made[token];
       if (!m) throw new Error(`used token ${token} was never made available`);
