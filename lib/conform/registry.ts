@@ -8,10 +8,17 @@ import type { Check } from "./check.ts";
 import { PCI_CHECKS } from "./checks/pci.ts";
 import { STATUS_CHECKS } from "./checks/status.ts";
 import { VIRTQUEUE_CHECKS } from "./checks/virtqueue.ts";
+import { NET_CHECKS } from "./checks/net.ts";
+import { BLK_CHECKS } from "./checks/blk.ts";
+import { CONSOLE_CHECKS, RNG_CHECKS } from "./checks/rng_console.ts";
 
 /** All checks. */
 export const CONFORM_CHECKS: readonly Check[] = [
   ...PCI_CHECKS,
   ...STATUS_CHECKS,
   ...VIRTQUEUE_CHECKS,
+  ...NET_CHECKS,
+  ...BLK_CHECKS,
+  ...RNG_CHECKS,
+  ...CONSOLE_CHECKS,
 ];
