@@ -56,6 +56,7 @@ export type ConformFault =
   | "config-writable"
   | "config-drift"
   | "generation-unstable"
+  | "reset-never-completes"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -103,6 +104,18 @@ const DEFAULTS: Record<number, { features: bigint; queues: number[]; config: () 
   3: { features: RING, queues: [64, 64], config: () => new Uint8Array(12) },
   4: { features: RING, queues: [64], config: () => new Uint8Array(0) },
 };
+
+/** The features a simulated device of `type` offers by default. */
+export function simFeatures(type: number): bigint {
+  return DEFAULTS[type]?.features ?? RING;
+}
+
+/** The default device configuration of a simulated device of `type`, edited by `edit`. */
+export function simConfig(type: number, edit: (v: DataView) => void = () => {}): Uint8Array {
+  const c = DEFAULTS[type]?.config() ?? new Uint8Array(0);
+  edit(new DataView(c.buffer));
+  return c;
+}
 
 function netConfig(): Uint8Array {
   const c = new Uint8Array(24);
@@ -158,7 +171,7 @@ export class ConformBar extends FakeModernBar {
       features,
       queueSizes: [...(o.queueSizes ?? d.queues)],
       config: o.config ?? (type === 2 && o.sectors ? blkConfig(o.sectors) : d.config()),
-      resetLatencyReads: 0,
+      resetLatencyReads: faults.has("reset-never-completes") ? Infinity : 0,
       unstableGeneration: faults.has("generation-unstable"),
       acceptFeatures: (f) => this.#accept(f),
     });
@@ -204,7 +217,7 @@ export class ConformBar extends FakeModernBar {
     switch (o) {
       case COMMON_CFG.device_feature: {
         const v = super.read(o, w);
-        return f.has("feature-unstable") && (++this.#featureReads & 1) ? v ^ 1 : v;
+        return f.has("feature-unstable") && ++this.#featureReads % 3 === 0 ? v ^ 1 : v;
       }
       case COMMON_CFG.driver_feature:
         if (f.has("driver-feature-no-readback")) return 0;

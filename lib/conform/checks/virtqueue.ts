@@ -165,7 +165,17 @@ function forFormat(format: RingFormat): Check[] {
         const { w, q } = setup(ctx, 1n << VIRTIO_F_IN_ORDER);
         const used = exchange(ctx, q, Array.from({ length: 8 }, (_, i) => w.request(i)));
         const order = used.map((u) => u.token);
-        return expect(order.every((t, i) => t === i), order.join(","), "0,1,...,7");
+        // A device may complete an in-order batch with one entry for its last buffer; the
+        // queue accounts for that, so entries left over after all 8 are out-of-order ones.
+        const t = new Uint32Array(8), l = new Uint32Array(8);
+        let extra = 0;
+        ctx.wait(() => (extra += q.pollUsed(t, l)) > 0, 50);
+        const ok = extra === 0 && order.every((t, i) => t === i);
+        return expect(
+          ok,
+          `${order.join(",")}${extra ? ` then ${extra} more entries` : ""}`,
+          "0,1,...,7",
+        );
       },
     },
     notify(
@@ -224,4 +234,12 @@ function forFormat(format: RingFormat): Check[] {
   ];
 }
 
-export const VIRTQUEUE_CHECKS: readonly Check[] = [...forFormat("split"), ...forFormat("packed")];
+/**
+ * Packed IN_ORDER has no check: a device may answer a batch with one used descriptor carrying
+ * the last buffer's id (§2.8.20), so a reordering is indistinguishable, to a driver reading
+ * the ring as the spec says, from a legal batch.
+ */
+export const VIRTQUEUE_CHECKS: readonly Check[] = [
+  ...forFormat("split"),
+  ...forFormat("packed").filter((c) => c.id !== "vq.packed.in-order"),
+];
