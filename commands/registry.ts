@@ -5,6 +5,7 @@
  */
 import type { Command } from "./command.ts";
 import { bindCommand, unbindCommand } from "./bind.ts";
+import { conformCommand } from "./conform.ts";
 import { diagCommand } from "./diag.ts";
 import { labCommand } from "./lab.ts";
 import { pktgenCommand } from "./pktgen.ts";
@@ -21,4 +22,5 @@ export const commands: readonly Command[] = [
   unbindCommand,
   restoreCommand,
   diagCommand,
+  conformCommand,
 ];

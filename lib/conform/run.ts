@@ -40,43 +40,38 @@ export interface ConformReport {
 
 const message = (e: unknown) => e instanceof Error ? e.message : String(e);
 
-/** Runs `checks` in order; `onResult` sees each verdict as it is decided. */
-export function runChecks(
-  ctx: ConformContext,
-  checks: readonly Check[],
-  onResult?: (r: ConformResult) => void,
-): ConformReport {
-  const results: ConformResult[] = [];
+/** Runs one check (reset after it when it ran) and returns its verdict. */
+export function runOne(ctx: ConformContext, check: Check): ConformResult {
+  const base = { id: check.id, section: check.section, requirement: check.requirement };
+  let r: ConformResult;
+  let ran = false;
+  try {
+    const applies = check.applies(ctx);
+    if (applies !== true) r = { ...base, verdict: "na", detail: applies };
+    else {
+      ran = true;
+      r = { ...base, ...check.run(ctx) };
+    }
+  } catch (e) {
+    r = { ...base, verdict: "fail", seen: `error: ${message(e)}`, expected: "no error" };
+  }
+  if (ran) {
+    try {
+      ctx.transport.reset();
+    } catch (e) {
+      ctx.log(`${check.id}: reset after the check failed: ${message(e)}`);
+    }
+  }
+  return r;
+}
+
+/** The report for `results` of the device behind `ctx`. */
+export function buildReport(ctx: ConformContext, results: readonly ConformResult[]): ConformReport {
   let features = "?";
   try {
     features = `0x${ctx.transport.deviceFeatures().toString(16)}`;
   } catch (e) {
     ctx.log(`reading the offered features: ${message(e)}`);
-  }
-  for (const check of checks) {
-    const base = { id: check.id, section: check.section, requirement: check.requirement };
-    let r: ConformResult;
-    let ran = false;
-    try {
-      const applies = check.applies(ctx);
-      if (applies !== true) r = { ...base, verdict: "na", detail: applies };
-      else {
-        ran = true;
-        const o = check.run(ctx);
-        r = { ...base, ...o };
-      }
-    } catch (e) {
-      r = { ...base, verdict: "fail", seen: `error: ${message(e)}`, expected: "no error" };
-    }
-    if (ran) {
-      try {
-        ctx.transport.reset();
-      } catch (e) {
-        ctx.log(`${check.id}: reset after the check failed: ${message(e)}`);
-      }
-    }
-    results.push(r);
-    onResult?.(r);
   }
   const summary = { pass: 0, fail: 0, na: 0, skip: 0 };
   for (const r of results) summary[r.verdict]++;
@@ -92,6 +87,51 @@ export function runChecks(
     results,
     summary,
   };
+}
+
+/** Runs `checks` in order; `onResult` sees each verdict as it is decided. */
+export function runChecks(
+  ctx: ConformContext,
+  checks: readonly Check[],
+  onResult?: (r: ConformResult) => void,
+): ConformReport {
+  const results = checks.map((c) => {
+    const r = runOne(ctx, c);
+    onResult?.(r);
+    return r;
+  });
+  return buildReport(ctx, results);
+}
+
+/**
+ * Like runChecks, but lets the event loop turn between checks so SIGINT/SIGTERM abort the
+ * run: the checks not run are reported skipped ("interrupted").
+ */
+export async function runChecksAsync(
+  ctx: ConformContext,
+  checks: readonly Check[],
+  o: {
+    signal?: AbortSignal;
+    onResult?: (r: ConformResult) => void;
+    turn?: () => Promise<void>;
+  } = {},
+): Promise<ConformReport> {
+  const results: ConformResult[] = [];
+  for (const c of checks) {
+    await (o.turn ?? (() => new Promise<void>((r) => setTimeout(r, 0))))();
+    const r: ConformResult = o.signal?.aborted
+      ? {
+        id: c.id,
+        section: c.section,
+        requirement: c.requirement,
+        verdict: "skip",
+        detail: "interrupted",
+      }
+      : runOne(ctx, c);
+    results.push(r);
+    o.onResult?.(r);
+  }
+  return buildReport(ctx, results);
 }
 
 /** The checks whose id matches `only` (all when undefined). */

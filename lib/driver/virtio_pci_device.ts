@@ -49,6 +49,16 @@ export interface OpenOptions {
   readonly log?: (line: string) => void;
 }
 
+/** The PCI side of an open device, for tools that look below the transport (virtio conform). */
+export interface DevicePciAccess {
+  /** Config space as read when the device was opened (VFIO: live). */
+  readonly config: ConfigSpace;
+  /** Size of each implemented BAR. */
+  readonly barSizes: ReadonlyMap<number, number>;
+  /** Opens BAR `index` read-write; the caller closes what it opened. */
+  readonly openBar: (index: number) => ReturnType<typeof openBarRegion>;
+}
+
 /** Devices currently open in this process; released on exit if still open. */
 const openDevices = new Set<VirtioPciDevice>();
 let unloadHooked = false;
@@ -79,6 +89,8 @@ export class VirtioPciDevice implements Disposable {
     readonly dma: DmaAllocator,
     readonly originalDriver: string | null,
     cleanup: (() => void)[],
+    /** Config space, BAR sizes and a BAR opener of the device. */
+    readonly pci?: DevicePciAccess,
   ) {
     this.#cleanup = cleanup;
   }
@@ -208,6 +220,7 @@ export class VirtioPciDevice implements Disposable {
         dma,
         claim.originalDriver,
         cleanup,
+        { config, barSizes: sizes, openBar },
       );
       trackForExit(device);
       return device;
