@@ -262,3 +262,25 @@ export {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "./lib/blk/protocol.ts";
 export { checkPattern, crc32c, fillPattern, type PatternCheck } from "./lib/blk/pattern.ts";
+
+// ---- conformance checks (virtio conform, docs/conformance.md) ----
+export type { DevicePciAccess } from "./lib/driver/virtio_pci_device.ts";
+export type { Check, CheckOutcome, Verdict } from "./lib/conform/check.ts";
+export type { ConformContext, PciView } from "./lib/conform/context.ts";
+export { makeContext, pciView } from "./lib/conform/context.ts";
+export {
+  CONFORM_SCHEMA,
+  type ConformReport,
+  type ConformResult,
+  runChecks,
+  runChecksAsync,
+  selectChecks,
+} from "./lib/conform/run.ts";
+export { CONFORM_CHECKS } from "./lib/conform/registry.ts";
+export { deviceContext } from "./lib/conform/open.ts";
+export {
+  renderCheckList,
+  renderConformJson,
+  renderConformJUnit,
+  renderConformText,
+} from "./lib/conform/render.ts";

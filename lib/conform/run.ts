@@ -14,27 +14,42 @@ export const CONFORM_SCHEMA = "virtio-conform/1";
 
 /** One requirement's verdict: na = not applicable (with the reason in detail). */
 export interface ConformResult {
+  /** Check id. */
   readonly id: string;
+  /** VIRTIO 1.2 section. */
   readonly section: string;
+  /** The requirement in our words. */
   readonly requirement: string;
+  /** pass, fail, na (does not apply) or skip. */
   readonly verdict: "pass" | "fail" | "na" | "skip";
+  /** What the device did. */
   readonly seen?: string;
+  /** What the requirement asks (fails). */
   readonly expected?: string;
+  /** Why not applicable or skipped, or more context. */
   readonly detail?: string;
 }
 
 /** The whole report. */
 export interface ConformReport {
+  /** Always {@link CONFORM_SCHEMA}. */
   readonly schema: typeof CONFORM_SCHEMA;
+  /** The device checked. */
   readonly device: {
+    /** PCI address. */
     readonly address: string;
+    /** Virtio device type (§5). */
     readonly type: number;
+    /** Its name (net, block ...). */
     readonly typeName: string;
+    /** Transport used. */
     readonly transport: "modern" | "legacy";
     /** Offered feature bits, hex. */
     readonly features: string;
   };
+  /** One entry per check, in run order. */
   readonly results: readonly ConformResult[];
+  /** Counts per verdict. */
   readonly summary: { pass: number; fail: number; na: number; skip: number };
 }
 

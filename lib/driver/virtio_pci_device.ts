@@ -18,6 +18,7 @@ import { type BarInfo, openBarRegion, readBarInfo } from "../pci/bar.ts";
 import { DeviceClaim } from "../pci/binding.ts";
 import { walkCapabilities } from "../pci/capabilities.ts";
 import type { ConfigSpace } from "../pci/config_space.ts";
+import type { RegisterRegion } from "../pci/region.ts";
 import { normalizePciAddress } from "../pci/address.ts";
 import { PciSysfs } from "../pci/sysfs.ts";
 import { readSysfsConfigSpace } from "../pci/sysfs_config.ts";
@@ -56,7 +57,7 @@ export interface DevicePciAccess {
   /** Size of each implemented BAR. */
   readonly barSizes: ReadonlyMap<number, number>;
   /** Opens BAR `index` read-write; the caller closes what it opened. */
-  readonly openBar: (index: number) => ReturnType<typeof openBarRegion>;
+  readonly openBar: (index: number) => RegisterRegion & Disposable;
 }
 
 /** Devices currently open in this process; released on exit if still open. */
