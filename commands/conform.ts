@@ -50,8 +50,8 @@ Options:
       --legacy       use a transitional device's legacy interface
   -h, --help         this help
 
-Exit codes: 0 every check passed or did not apply, 1 a check failed (or the run was
-interrupted), 2 usage error.`;
+Exit codes: 0 every check passed or did not apply, 1 a check failed, 2 usage error,
+130 interrupted (the checks not run are reported SKIP).`;
 
 /** Injectable device opener for tests. */
 export interface ConformDeps {
@@ -147,7 +147,7 @@ export async function runConform(
   io.out(values.json ? renderConformJson(report) : renderConformText(report));
   if (io.signal.aborted) {
     io.err("virtio conform: interrupted; the device was given back\n");
-    return 1;
+    return 130;
   }
   return report.summary.fail === 0 ? 0 : 1;
 }

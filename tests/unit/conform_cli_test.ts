@@ -85,10 +85,10 @@ Deno.test("conform exits 1 when a check fails, and still gives the device back",
   assert.equal(s.state.closed, 1);
 });
 
-Deno.test("conform interrupted: remaining checks skipped, exit 1, device given back", async () => {
+Deno.test("conform interrupted: remaining checks skipped, exit 130, device given back", async () => {
   const s = simOpener();
   const a = io(true);
-  assert.equal(await runConform(["00:09.0", "--only", "^status\\."], a.value, s), 1);
+  assert.equal(await runConform(["00:09.0", "--only", "^status\\."], a.value, s), 130);
   assert.match(a.out(), /SKIP {2}status\.reset-reads-0/);
   assert.match(a.err(), /interrupted/);
   assert.equal(s.state.closed, 1);

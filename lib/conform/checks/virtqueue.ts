@@ -65,6 +65,12 @@ function forFormat(format: RingFormat): Check[] {
       if (has(s.features, VIRTIO_F_EVENT_IDX) !== eventIdx) {
         throw new Error("EVENT_IDX not as asked");
       }
+      if (!on) {
+        // One buffer with notifications on first: a device may always notify the first
+        // used buffer after setup (QEMU does); suppression is judged in the steady state.
+        exchange(ctx, q, [w.request(1)]);
+        queueInterrupt(ctx, 100);
+      }
       if (on) q.enableInterrupts();
       else q.disableInterrupts();
       ctx.transport.readIsr(); // clear what reset left
