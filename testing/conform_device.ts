@@ -57,6 +57,10 @@ export type ConformFault =
   | "config-drift"
   | "generation-unstable"
   | "reset-never-completes"
+  | "select-no-readback"
+  | "queue-select-no-readback"
+  | "queue-address-no-readback"
+  | "msix-vector-shared"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -224,6 +228,27 @@ export class ConformBar extends FakeModernBar {
         return Number((s.driverFeatures >> BigInt(32 * this.#drs)) & 0xffff_ffffn);
       case COMMON_CFG.config_msix_vector:
         return this.#configVector;
+      case COMMON_CFG.device_feature_select:
+        return f.has("select-no-readback") ? 0 : super.read(o, w);
+      case COMMON_CFG.driver_feature_select:
+        return f.has("select-no-readback") ? 0 : this.#drs;
+      case COMMON_CFG.queue_select:
+        return f.has("queue-select-no-readback") ? 0 : s.queueSelect;
+      case COMMON_CFG.queue_desc:
+      case COMMON_CFG.queue_desc + 4:
+      case COMMON_CFG.queue_driver:
+      case COMMON_CFG.queue_driver + 4:
+      case COMMON_CFG.queue_device:
+      case COMMON_CFG.queue_device + 4: {
+        const q = s.queues[s.queueSelect];
+        if (!q || f.has("queue-address-no-readback")) return 0;
+        const field = o < COMMON_CFG.queue_driver
+          ? q.desc
+          : o < COMMON_CFG.queue_device
+          ? q.driver
+          : q.device;
+        return (o - COMMON_CFG.queue_desc) % 8 ? Math.floor(field / 2 ** 32) : field >>> 0;
+      }
       case COMMON_CFG.queue_msix_vector:
         return this.#queueVectors[s.queueSelect] ?? 0xffff;
       case COMMON_CFG.queue_size:
@@ -262,7 +287,8 @@ export class ConformBar extends FakeModernBar {
         return;
       case COMMON_CFG.queue_msix_vector:
         if (!f.has("msix-queue-no-readback") && s.queueSelect < this.#queueVectors.length) {
-          this.#queueVectors[s.queueSelect] = this.#vector(v);
+          if (f.has("msix-vector-shared")) this.#queueVectors.fill(this.#vector(v));
+          else this.#queueVectors[s.queueSelect] = this.#vector(v);
         }
         return;
       case COMMON_CFG.queue_size:

@@ -6,6 +6,7 @@
  */
 import type { Check } from "./check.ts";
 import { PCI_CHECKS } from "./checks/pci.ts";
+import { PCI_REGISTER_CHECKS } from "./checks/pci_registers.ts";
 import { STATUS_CHECKS } from "./checks/status.ts";
 import { VIRTQUEUE_CHECKS } from "./checks/virtqueue.ts";
 import { NET_CHECKS } from "./checks/net.ts";
@@ -15,6 +16,7 @@ import { CONSOLE_CHECKS, RNG_CHECKS } from "./checks/rng_console.ts";
 /** All checks. */
 export const CONFORM_CHECKS: readonly Check[] = [
   ...PCI_CHECKS,
+  ...PCI_REGISTER_CHECKS,
   ...STATUS_CHECKS,
   ...VIRTQUEUE_CHECKS,
   ...NET_CHECKS,

@@ -8,8 +8,8 @@
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
 import { commonCfg, type ConformContext, has, needsFeature, needsModernPci } from "../context.ts";
-import { PCI_CAP_ID_MSIX, readMsix } from "../../pci/capabilities.ts";
 import { PciCfgWindow } from "../../pci/cfg_window.ts";
+import { commonWithQueue as withQueue } from "./pci_registers.ts";
 import { firstCap } from "../../virtio/capabilities.ts";
 import {
   COMMON_CFG,
@@ -22,7 +22,6 @@ import {
   VIRTIO_PCI_CAP_PCI_CFG,
 } from "../../virtio/constants.ts";
 
-const NO_VECTOR = 0xffff;
 /** Device types with a device-specific configuration (§5): net, blk, console, scsi ... */
 const HAS_CONFIG = new Set([1, 2, 3, 5, 8, 9, 16, 18, 19, 20, 23, 24, 26, 41]);
 /** Minimum queues per type: net rx+tx, blk 1, console rx+tx, rng 1. */
@@ -74,36 +73,6 @@ function findingCheck(id: string, requirement: string, match: RegExp): Check {
     },
   };
 }
-
-/** Selects `q` in the common config and runs `f` with the window. */
-function withQueue<T>(ctx: ConformContext, q: number, f: (c: ReturnType<typeof commonCfg>) => T) {
-  const c = commonCfg(ctx);
-  c.write16(COMMON_CFG.queue_select, q);
-  return f(c);
-}
-
-/** Sets queue 0 up on real ring memory (never address 0) and enables it; no DRIVER_OK. */
-function enableQueue0(ctx: ConformContext): void {
-  const size = withQueue(ctx, 0, (c) => Math.min(c.read16(COMMON_CFG.queue_size), 64));
-  const q = ctx.dma.alloc(0x3000, 4096);
-  ctx.transport.setStatus(1);
-  ctx.transport.setStatus(3);
-  ctx.transport.setupQueue(0, size, {
-    desc: q.iova,
-    driver: q.iova + 0x1000,
-    device: q.iova + 0x2000,
-  });
-}
-
-function msixTableSize(ctx: ConformContext): number | undefined {
-  const cap = ctx.pci?.capabilities.find((c) => c.id === PCI_CAP_ID_MSIX);
-  return cap ? readMsix(ctx.pci!.config, cap.offset).tableSize : undefined;
-}
-const needsMsix = (ctx: ConformContext) => {
-  const m = needsModernPci(ctx);
-  if (m !== true) return m;
-  return msixTableSize(ctx) ? true : "no MSI-X capability";
-};
 
 export const PCI_CHECKS: readonly Check[] = [
   {
@@ -379,112 +348,4 @@ export const PCI_CHECKS: readonly Check[] = [
       return expect(seen === want, String(seen), String(want));
     },
   },
-  ...msixAndEnableChecks(),
 ];
-
-function msixAndEnableChecks(): Check[] {
-  const readBackQ = (ctx: ConformContext, v: number) =>
-    withQueue(ctx, 0, (c) => {
-      c.write16(COMMON_CFG.queue_msix_vector, v);
-      return c.read16(COMMON_CFG.queue_msix_vector);
-    });
-  const readBackC = (ctx: ConformContext, v: number) => {
-    const c = commonCfg(ctx);
-    c.write16(COMMON_CFG.config_msix_vector, v);
-    return c.read16(COMMON_CFG.config_msix_vector);
-  };
-  return [
-    {
-      id: "pci.common.queue-enable-reset",
-      section: "4.1.4.3.1",
-      requirement: "queue_enable reads 0 after a reset, even for a queue that was enabled",
-      applies: needsModernPci,
-      run: (ctx) => {
-        enableQueue0(ctx);
-        ctx.transport.reset();
-        const v = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_enable));
-        return expect(v === 0, String(v), "0");
-      },
-    },
-    {
-      id: "pci.common.queue-enable-readback",
-      section: "4.1.4.3",
-      requirement: "queue_enable reads 1 once the driver has enabled a configured queue",
-      applies: needsModernPci,
-      run: (ctx) => {
-        enableQueue0(ctx);
-        const v = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_enable));
-        return expect(v === 1, String(v), "1");
-      },
-    },
-    {
-      id: "pci.msix.config-unmapped-on-reset",
-      section: "4.1.5.1.2.1",
-      requirement: "after a reset the configuration change event is unmapped (NO_VECTOR)",
-      applies: needsMsix,
-      run: (ctx) => {
-        readBackC(ctx, 0);
-        ctx.transport.reset();
-        const v = commonCfg(ctx).read16(COMMON_CFG.config_msix_vector);
-        return expect(v === NO_VECTOR, hex(v), "0xffff");
-      },
-    },
-    {
-      id: "pci.msix.queue-unmapped-on-reset",
-      section: "4.1.5.1.2.1",
-      requirement: "after a reset every queue event is unmapped (NO_VECTOR)",
-      applies: needsMsix,
-      run: (ctx) => {
-        readBackQ(ctx, 0);
-        ctx.transport.reset();
-        const v = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_msix_vector));
-        return expect(v === NO_VECTOR, hex(v), "0xffff");
-      },
-    },
-    {
-      id: "pci.msix.config-map",
-      section: "4.1.5.1.2.1",
-      requirement: "config_msix_vector accepts a valid vector and reads it back",
-      applies: needsMsix,
-      run: (ctx) => {
-        const v = readBackC(ctx, 0);
-        return expect(v === 0, hex(v), "0x0");
-      },
-    },
-    {
-      id: "pci.msix.queue-map",
-      section: "4.1.5.1.2.1",
-      requirement: "queue_msix_vector accepts a valid vector and reads it back",
-      applies: needsMsix,
-      run: (ctx) => {
-        const last = msixTableSize(ctx)! - 1;
-        const v = readBackQ(ctx, last);
-        return expect(v === last, hex(v), hex(last));
-      },
-    },
-    {
-      id: "pci.msix.unmap",
-      section: "4.1.5.1.2.1",
-      requirement: "writing NO_VECTOR unmaps an event: the field reads NO_VECTOR",
-      applies: needsMsix,
-      run: (ctx) => {
-        readBackC(ctx, 0);
-        const v = readBackC(ctx, NO_VECTOR);
-        return expect(v === NO_VECTOR, hex(v), "0xffff");
-      },
-    },
-    {
-      id: "pci.msix.failure-reads-no-vector",
-      section: "4.1.5.1.2.1",
-      requirement:
-        "a vector beyond the MSI-X table cannot be mapped, and the failure reads back as NO_VECTOR",
-      applies: needsMsix,
-      run: (ctx) => {
-        const size = msixTableSize(ctx)!;
-        if (size >= NO_VECTOR) return pass("table covers every vector");
-        const v = readBackQ(ctx, size);
-        return expect(v === NO_VECTOR, `wrote ${hex(size)}, read ${hex(v)}`, "0xffff");
-      },
-    },
-  ];
-}
