@@ -61,6 +61,9 @@ export type ConformFault =
   | "queue-select-no-readback"
   | "queue-address-no-readback"
   | "msix-vector-shared"
+  | "queue-reset-stuck"
+  | "queue-reset-keeps-enable"
+  | "queue-reset-dead"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -99,8 +102,8 @@ export interface ConformSimOptions {
 }
 
 const bit = (...bits: number[]) => bits.reduce((a, b) => a | (1n << BigInt(b)), 0n);
-/** Ring features every sim offers: INDIRECT, EVENT_IDX, VERSION_1, RING_PACKED, IN_ORDER. */
-const RING = bit(28, 29, 32, 34, 35);
+/** Ring features every sim offers: INDIRECT, EVENT_IDX, VERSION_1, RING_PACKED, IN_ORDER, RING_RESET. */
+const RING = bit(28, 29, 32, 34, 35, 40);
 const DEFAULTS: Record<number, { features: bigint; queues: number[]; config: () => Uint8Array }> = {
   // net: CSUM, MTU, MAC, STATUS, CTRL_VQ, CTRL_RX
   1: { features: RING | bit(0, 3, 5, 16, 17, 18), queues: [256, 256, 64], config: netConfig },
@@ -162,6 +165,7 @@ export class ConformBar extends FakeModernBar {
   readonly #queueVectors: number[];
   #sims: (SimQueue | undefined)[] = [];
   #featureReads = 0;
+  readonly #queueWasReset = new Set<number>();
   #inits = 0;
   readonly #msixEntries: number;
 
@@ -209,6 +213,7 @@ export class ConformBar extends FakeModernBar {
       if (!this.faults.has("queue-size-sticky")) q.size = this.maxSizes[i]!;
     });
     this.#sims = [];
+    this.#queueWasReset.clear();
   }
 
   protected override read(o: number, w: number): number {
@@ -258,6 +263,8 @@ export class ConformBar extends FakeModernBar {
         return super.read(o, w);
       case COMMON_CFG.queue_enable:
         return f.has("queue-enable-no-readback") ? 0 : super.read(o, w);
+      case COMMON_CFG.queue_reset:
+        return f.has("queue-reset-stuck") ? 1 : 0;
       case COMMON_CFG.device_status: {
         const v = super.read(o, w);
         return f.has("status-no-readback") ? v & ~2 : v;
@@ -307,8 +314,20 @@ export class ConformBar extends FakeModernBar {
         return;
       case COMMON_CFG.queue_enable:
         super.write(o, w, v);
-        if (v === 1) this.#attach(s.queueSelect);
+        if (v === 1 && !(f.has("queue-reset-dead") && this.#queueWasReset.has(s.queueSelect))) {
+          this.#attach(s.queueSelect);
+        }
         return;
+      case COMMON_CFG.queue_reset: {
+        // §4.1.4.3.1: a 1 resets the selected queue; 0 in queue_reset and queue_enable after.
+        const q = s.queues[s.queueSelect];
+        if (v !== 1 || !q) return;
+        this.#queueWasReset.add(s.queueSelect);
+        if (!f.has("queue-reset-keeps-enable")) q.enabled = false;
+        this.#sims[s.queueSelect] = undefined;
+        q.size = this.maxSizes[s.queueSelect]!;
+        return;
+      }
     }
     super.write(o, w, v);
   }

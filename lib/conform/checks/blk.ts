@@ -7,7 +7,7 @@
  * @module
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
-import { type ConformContext, needsFeature } from "../context.ts";
+import { type ConformContext, deviceCfg, needsFeature } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
 import {
   encodeBlkHeader,
@@ -248,6 +248,28 @@ export const BLK_CHECKS: readonly Check[] = [
         r.status === 0 && r.len <= 21,
         `${name(r.status)}, len ${r.len}`,
         "OK, len <= 21",
+      );
+    },
+  },
+  {
+    id: "blk.config.read-only",
+    section: "5.2.4",
+    requirement: "capacity is read-only: a driver write to it does not change it",
+    applies: (ctx) => {
+      const b = blkWith()(ctx);
+      if (b !== true) return b;
+      return ctx.transport.kind === "modern" && deviceCfg(ctx) ? true : "legacy interface";
+    },
+    run: (ctx) => {
+      const cfg = deviceCfg(ctx)!;
+      const before = cfg.read8(0);
+      cfg.write8(0, before ^ 0x01);
+      const after = cfg.read8(0);
+      if (after !== before) cfg.write8(0, before); // put it back
+      return expect(
+        after === before,
+        `capacity byte 0 ${hex(before)} -> ${hex(after)}`,
+        "unchanged",
       );
     },
   },
