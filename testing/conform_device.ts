@@ -64,6 +64,9 @@ export type ConformFault =
   | "queue-reset-stuck"
   | "queue-reset-keeps-enable"
   | "queue-reset-dead"
+  | "serve-before-driver-ok"
+  | "config-interrupt-at-driver-ok"
+  | "device-cap-short"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -311,6 +314,7 @@ export class ConformBar extends FakeModernBar {
         }
         super.write(o, w, v);
         if ((v & 4) && f.has("needs-reset-spurious")) s.needsReset();
+        if ((v & 4) && f.has("config-interrupt-at-driver-ok")) this.isr |= 2;
         return;
       case COMMON_CFG.queue_enable:
         super.write(o, w, v);
@@ -355,6 +359,8 @@ export class ConformBar extends FakeModernBar {
   #serve(i: number) {
     const sim = this.#sims[i];
     if (!sim || !this.state.queues[i]?.enabled) return;
+    // §2.1.2: no buffer is used before DRIVER_OK.
+    if (!(this.state.status & 4) && !this.faults.has("serve-before-driver-ok")) return;
     if (holdsBuffers(this.state.o.deviceType ?? 0, i, this.state.queues.length)) return;
     const f = this.faults;
     let bufs: SimBuffer[] = sim.take();
@@ -405,6 +411,7 @@ export function conformSim(o: ConformSimOptions = {}): ConformContext & { bar: C
     if (c.cfgType === 3 && f.has("cap-outside-bar")) offset = 0x3f00;
     if (c.cfgType === 4 && f.has("cap-bar-unimplemented")) barIndex = 2;
     if (c.cfgType === 2 && f.has("notify-too-short")) length = 2;
+    if (c.cfgType === 4 && f.has("device-cap-short")) length = 4;
     cs.addVirtioCap({
       cfgType: c.cfgType,
       bar: barIndex,

@@ -29,6 +29,8 @@ export interface SessionOptions {
   readonly size?: number;
   /** Descriptors per indirect table. */
   readonly maxIndirect?: number;
+  /** Runs with the queues set up and live, before DRIVER_OK is written. */
+  readonly beforeDriverOk?: (s: Session) => void;
 }
 
 /** A live device: negotiated features and the queues by index. */
@@ -69,20 +71,25 @@ export function startSession(ctx: ConformContext, o: SessionOptions): Session {
         t.setupQueue(i, size, q.addresses);
         queues.set(i, q);
       }
+      // The notifier is taken after the features are written (NOTIFICATION_DATA decides its width).
+      for (const i of queues.keys()) notifiers.set(i, t.notifier(i));
+      o.beforeDriverOk?.(session(d.accepted));
       return undefined;
     },
   );
-  // The notifier is taken after the features are written (NOTIFICATION_DATA decides its width).
-  for (const i of queues.keys()) notifiers.set(i, t.notifier(i));
-  return {
-    features: decision.accepted,
-    queues,
-    queue(i) {
-      const q = queues.get(i);
-      if (!q) throw new Error(`queue ${i} not set up`);
-      return q;
-    },
-  };
+  return session(decision.accepted);
+
+  function session(features: bigint): Session {
+    return {
+      features,
+      queues,
+      queue(i) {
+        const q = queues.get(i);
+        if (!q) throw new Error(`queue ${i} not set up`);
+        return q;
+      },
+    };
+  }
 }
 
 /** One buffer as the device used it. */

@@ -67,6 +67,7 @@ export const MUTATIONS: Record<string, Mutation> = {
   "pci.cap.device": fault("no-device-cap"),
   "pci.cap.pci-cfg": fault("no-pci-cfg-cap"),
   "pci.cap.length": fault("short-cap-len"),
+  "pci.cap.device-length": fault("device-cap-short"),
   "pci.cap.in-bar": fault("cap-outside-bar"),
   "pci.cap.bar-implemented": fault("cap-bar-unimplemented"),
   "pci.common.length": fault("common-short"),
@@ -109,6 +110,8 @@ export const MUTATIONS: Record<string, Mutation> = {
   "status.no-needs-reset": fault("needs-reset-spurious"),
   "status.reinit-after-reset": fault("reinit-refused"),
   "status.config-generation-stable": fault("generation-unstable"),
+  "status.no-use-before-driver-ok": fault("serve-before-driver-ok"),
+  "status.no-spurious-config-interrupt": fault("config-interrupt-at-driver-ok"),
   ...Object.fromEntries(
     ["split", "packed"].flatMap((f) =>
       Object.entries(VQ)

@@ -27,6 +27,35 @@ const HAS_CONFIG = new Set([1, 2, 3, 5, 8, 9, 16, 18, 19, 20, 23, 24, 26, 41]);
 /** Minimum queues per type: net rx+tx, blk 1, console rx+tx, rng 1. */
 const MIN_QUEUES: Record<number, number> = { 1: 2, 2: 1, 3: 2, 4: 1, 5: 3 };
 
+/**
+ * Bytes of device configuration the offered features make meaningful, per type: the end of
+ * the last field a feature enables (§5.1.4 net, §5.2.4 blk, §5.3.4 console).
+ */
+const CONFIG_FIELDS: Record<number, readonly [bigint | undefined, number][]> = {
+  1: [[5n, 6], [16n, 8], [22n, 10], [3n, 12], [63n, 17], [60n, 24], [57n, 24]],
+  2: [
+    [undefined, 8],
+    [1n, 12],
+    [2n, 16],
+    [4n, 20],
+    [6n, 24],
+    [10n, 32],
+    [11n, 33],
+    [12n, 36],
+    [13n, 48],
+    [14n, 57],
+  ],
+  3: [[0n, 4], [1n, 8], [2n, 12]],
+};
+
+function neededConfig(type: number, features: bigint): number {
+  let need = 0;
+  for (const [bit, end] of CONFIG_FIELDS[type] ?? []) {
+    if (bit === undefined || has(features, bit)) need = Math.max(need, end);
+  }
+  return need;
+}
+
 const pciOnly = (ctx: ConformContext) => ctx.pci ? true : "no PCI view of the device";
 const ids = (ctx: ConformContext) => {
   const cs = ctx.pci!.config;
@@ -120,6 +149,23 @@ export const PCI_CHECKS: readonly Check[] = [
   capPresent("pci.cap.isr", VIRTIO_PCI_CAP_ISR_CFG, "ISR status", "4.1.4.5.1"),
   capPresent("pci.cap.device", VIRTIO_PCI_CAP_DEVICE_CFG, "device configuration", "4.1.4.6.1"),
   capPresent("pci.cap.pci-cfg", VIRTIO_PCI_CAP_PCI_CFG, "PCI configuration access", "4.1.4.9.1"),
+  {
+    id: "pci.cap.device-length",
+    section: "4.1.4.6",
+    requirement:
+      "the device configuration structure covers every field the offered features enable",
+    applies: (ctx) => {
+      const m = needsModernPci(ctx);
+      if (m !== true) return m;
+      if (!CONFIG_FIELDS[ctx.deviceType]) return "no field table for this device type";
+      return firstCap(ctx.pci!.caps, VIRTIO_PCI_CAP_DEVICE_CFG) ? true : "no device capability";
+    },
+    run: (ctx) => {
+      const cap = firstCap(ctx.pci!.caps, VIRTIO_PCI_CAP_DEVICE_CFG)!;
+      const need = neededConfig(ctx.deviceType, ctx.transport.deviceFeatures());
+      return expect(cap.length >= BigInt(need), `${cap.length} bytes`, `>= ${need}`);
+    },
+  },
   findingCheck(
     "pci.cap.length",
     "every virtio capability's cap_len covers its structure (16, notify 20, shared memory 24)",

@@ -8,7 +8,8 @@
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
 import { commonCfg, type ConformContext, deviceCfg, has, needsModernPci } from "../context.ts";
-import { startSession } from "../session.ts";
+import { exchange, startSession } from "../session.ts";
+import { workloadFor } from "./workload.ts";
 import { FEATURE_RULES, featureViolations } from "../../diag/feature_rules.ts";
 import {
   COMMON_CFG,
@@ -218,6 +219,61 @@ export const STATUS_CHECKS: readonly Check[] = [
         gens.push(c.read8(COMMON_CFG.config_generation));
       }
       return expect(gens.every((g) => g === gens[0]), gens.join(", "), "one value");
+    },
+  },
+  {
+    id: "status.no-use-before-driver-ok",
+    section: "2.1.2",
+    requirement:
+      "the device uses no buffer before DRIVER_OK, even when the queue is live and kicked",
+    applies: (ctx) => {
+      const w = workloadFor(ctx);
+      return typeof w === "string" ? w : true;
+    },
+    run: (ctx) => {
+      const w = workloadFor(ctx);
+      if (typeof w === "string") throw new Error(w);
+      let early = 0;
+      const s = startSession(ctx, {
+        queues: [w.queue],
+        beforeDriverOk: (s) => {
+          const q = s.queue(w.queue);
+          // Not exchange(): it waits for the buffer to be used, which must not happen yet.
+          const m = ctx.dma.alloc(4096, 64);
+          const req = w.request(0);
+          let at = 0;
+          const seg = (len: number) => ({ iova: m.iova + (at += len) - len, len });
+          req.out.forEach((b) => m.bytes.set(b, at));
+          const out = req.out.map((b) => seg(b.length));
+          if (!q.addBuffer(out, req.inLens.map(seg), 0)) throw new Error("queue full");
+          q.kick();
+          const t = new Uint32Array(1), l = new Uint32Array(1);
+          ctx.wait(() => (early += q.pollUsed(t, l)) > 0, 100);
+        },
+      });
+      if (early) return fail(`${early} buffer used before DRIVER_OK`, "none");
+      exchange(ctx, s.queue(w.queue), [w.request(1)]);
+      return pass();
+    },
+  },
+  {
+    id: "status.no-spurious-config-interrupt",
+    section: "2.5",
+    requirement:
+      "initialising the device does not raise a configuration change interrupt (ISR bit 1) when nothing changed",
+    applies: (ctx) => {
+      const w = workloadFor(ctx);
+      return typeof w === "string" ? w : true;
+    },
+    run: (ctx) => {
+      const w = workloadFor(ctx);
+      if (typeof w === "string") throw new Error(w);
+      ctx.transport.reset();
+      ctx.transport.readIsr();
+      startSession(ctx, { queues: [w.queue] });
+      let isr = 0;
+      ctx.wait(() => ((isr |= ctx.transport.readIsr()) & 2) !== 0, 100);
+      return expect((isr & 2) === 0, `ISR ${hex(isr)}`, "bit 1 clear");
     },
   },
 ];
