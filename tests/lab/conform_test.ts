@@ -1,6 +1,6 @@
 /**
  * `virtio conform` on real QEMU devices, one boot of the probe set: the modern, legacy and
- * packed NICs, the disk, the rng, the serial console, scsi and balloon. Every device gets a
+ * packed NICs, the disk, the rng, the serial console, scsi, balloon, gpu and input. Every device gets a
  * verdict per check, no check throws for a reason of ours, each device is back on its
  * driver afterwards, and the non-pass verdicts are exactly the ones docs/conformance.md
  * explains (QEMU deviations or rules that do not apply).
@@ -19,6 +19,8 @@ const DEVICES: Record<string, string> = {
   "0000:00:0d.0": "serial",
   "0000:00:0c.0": "scsi",
   "0000:00:0e.0": "balloon",
+  "0000:00:0f.0": "gpu",
+  "0000:00:10.0": "input",
 };
 
 /**
@@ -28,20 +30,30 @@ const DEVICES: Record<string, string> = {
  */
 const EXPECTED_NON_PASS = [
   // QEMU keeps FEATURES_OK when the driver accepted a bit it did not offer (it drops the bit).
-  ...["net-modern", "net-packed", "blk", "rng", "serial", "scsi", "balloon"].map((d) =>
-    `status.features-ok-unoffered@${d}`
-  ),
+  ...["net-modern", "net-packed", "blk", "rng", "serial", "scsi", "balloon", "gpu", "input"].map((
+    d,
+  ) => `status.features-ok-unoffered@${d}`),
   // QEMU's virtio-net keeps FEATURES_OK for CTRL_RX without CTRL_VQ (§5.1.3.1 dependency).
   "status.features-ok-dependency@net-modern",
   "status.features-ok-dependency@net-packed",
+  // QEMU's virtio-blk and virtio-serial serve a kick that comes before DRIVER_OK (§2.1.2).
+  "status.no-use-before-driver-ok@blk",
+  "status.no-use-before-driver-ok@serial",
   // The lab disk is QEMU's null-co backend with read-zeroes=on: writes are dropped.
   "blk.write-read@blk",
 ];
 
-Deno.test("lab: virtio conform on QEMU's net (modern, legacy, packed), blk, rng, serial, scsi, balloon", async () => {
+Deno.test("lab: virtio conform on QEMU's net (modern, legacy, packed), blk, rng, serial, scsi, balloon, gpu, input", async () => {
   // The rng is the guest's current hwrng and the serial, scsi and balloon drivers cannot be
   // seen idle: refused without --force (checked below for the rng), so forced — lab devices.
-  const FORCED = ["0000:00:0b.0", "0000:00:0c.0", "0000:00:0d.0", "0000:00:0e.0"];
+  const FORCED = [
+    "0000:00:0b.0",
+    "0000:00:0c.0",
+    "0000:00:0d.0",
+    "0000:00:0e.0",
+    "0000:00:0f.0",
+    "0000:00:10.0",
+  ];
   const force = (a: string) => FORCED.includes(a) ? " --force" : "";
   const script = [
     "virtio conform 0000:00:0b.0 >/dev/null 2>/tmp/refused.txt; echo rc=$?; cat /tmp/refused.txt",
