@@ -67,6 +67,8 @@ export type ConformFault =
   | "serve-before-driver-ok"
   | "config-interrupt-at-driver-ok"
   | "device-cap-short"
+  | "isr-sticky"
+  | "failed-sticky"
   | "used-id-bad"
   | "used-len-overflow"
   | "used-twice"
@@ -168,6 +170,7 @@ export class ConformBar extends FakeModernBar {
   readonly #queueVectors: number[];
   #sims: (SimQueue | undefined)[] = [];
   #featureReads = 0;
+  #failed = false;
   readonly #queueWasReset = new Set<number>();
   #inits = 0;
   readonly #msixEntries: number;
@@ -226,6 +229,8 @@ export class ConformBar extends FakeModernBar {
       const at = o - 0x2000;
       if (at === 0) this.config[0] = (this.config[0]! + 1) & 0xff;
     }
+    if (o >= 0x1000 && o < 0x2000 && f.has("isr-sticky")) return this.isr;
+    if (o === COMMON_CFG.device_status && f.has("failed-sticky") && this.#failed) return 0x80;
     switch (o) {
       case COMMON_CFG.device_feature: {
         const v = super.read(o, w);
@@ -313,6 +318,7 @@ export class ConformBar extends FakeModernBar {
           return;
         }
         super.write(o, w, v);
+        if (v & 0x80) this.#failed = true;
         if ((v & 4) && f.has("needs-reset-spurious")) s.needsReset();
         if ((v & 4) && f.has("config-interrupt-at-driver-ok")) this.isr |= 2;
         return;

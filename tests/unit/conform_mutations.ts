@@ -111,6 +111,8 @@ export const MUTATIONS: Record<string, Mutation> = {
   "status.reinit-after-reset": fault("reinit-refused"),
   "status.config-generation-stable": fault("generation-unstable"),
   "status.no-use-before-driver-ok": fault("serve-before-driver-ok"),
+  "status.reset-after-failed": fault("failed-sticky"),
+  "pci.isr.read-clears": fault("isr-sticky"),
   "status.no-spurious-config-interrupt": fault("config-interrupt-at-driver-ok"),
   ...Object.fromEntries(
     ["split", "packed"].flatMap((f) =>

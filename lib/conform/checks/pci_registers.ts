@@ -9,6 +9,8 @@ import { type Check, expect, fail, hex, pass } from "../check.ts";
 import { commonCfg, type ConformContext, needsModernPci } from "../context.ts";
 import { PCI_CAP_ID_MSIX, readMsix } from "../../pci/capabilities.ts";
 import { COMMON_CFG } from "../../virtio/constants.ts";
+import { exchange, startSession } from "../session.ts";
+import { workloadFor } from "./workload.ts";
 
 const NO_VECTOR = 0xffff;
 
@@ -54,6 +56,29 @@ function readBack64(c: ReturnType<typeof commonCfg>, off: number, v: number): nu
 }
 
 const READBACK: Check[] = [
+  {
+    id: "pci.isr.read-clears",
+    section: "4.1.4.5.1",
+    requirement:
+      "the queue interrupt bit is set for a used buffer, and a read of ISR status resets it to 0",
+    applies: (ctx) => {
+      const w = workloadFor(ctx);
+      return typeof w === "string" ? w : true;
+    },
+    run: (ctx) => {
+      const w = workloadFor(ctx);
+      if (typeof w === "string") throw new Error(w);
+      const s = startSession(ctx, { queues: [w.queue] });
+      ctx.transport.readIsr();
+      exchange(ctx, s.queue(w.queue), [w.request(0)]);
+      let first = 0;
+      ctx.wait(() => ((first = ctx.transport.readIsr()) & 1) !== 0, 500);
+      if (!(first & 1)) return fail(`ISR ${hex(first)} after a used buffer`, "queue bit set");
+      const second = ctx.transport.readIsr();
+      return expect(second === 0, `${hex(first)} then ${hex(second)}`, "then 0x0");
+    },
+  },
+
   {
     id: "pci.common.feature-select-readback",
     section: "4.1.4.3",

@@ -17,6 +17,7 @@ import {
   STATUS_DEVICE_NEEDS_RESET,
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
+  STATUS_FAILED,
   STATUS_FEATURES_OK,
   VIRTIO_F_VERSION_1,
 } from "../../virtio/constants.ts";
@@ -274,6 +275,27 @@ export const STATUS_CHECKS: readonly Check[] = [
       let isr = 0;
       ctx.wait(() => ((isr |= ctx.transport.readIsr()) & 2) !== 0, 100);
       return expect((isr & 2) === 0, `ISR ${hex(isr)}`, "bit 1 clear");
+    },
+  },
+  {
+    id: "status.reset-after-failed",
+    section: "2.1.1",
+    requirement:
+      "after the driver sets FAILED, a reset brings the device back and it initialises again",
+    applies: () => true,
+    run: (ctx) => {
+      const t = ctx.transport;
+      t.reset();
+      t.setStatus(STATUS_ACKNOWLEDGE);
+      t.setStatus(STATUS_ACKNOWLEDGE | STATUS_FAILED);
+      t.reset();
+      startSession(ctx, { queues: [] });
+      const s = t.getStatus();
+      return expect(
+        (s & STATUS_DRIVER_OK) !== 0 && !(s & STATUS_FAILED),
+        hex(s),
+        "DRIVER_OK, no FAILED",
+      );
     },
   },
 ];
