@@ -110,8 +110,12 @@ const bit = (...bits: number[]) => bits.reduce((a, b) => a | (1n << BigInt(b)), 
 /** Ring features every sim offers: INDIRECT, EVENT_IDX, VERSION_1, RING_PACKED, IN_ORDER, RING_RESET. */
 const RING = bit(28, 29, 32, 34, 35, 40);
 const DEFAULTS: Record<number, { features: bigint; queues: number[]; config: () => Uint8Array }> = {
-  // net: CSUM, MTU, MAC, STATUS, CTRL_VQ, CTRL_RX
-  1: { features: RING | bit(0, 3, 5, 16, 17, 18), queues: [256, 256, 64], config: netConfig },
+  // net: CSUM, MTU, MAC, STATUS, CTRL_VQ, CTRL_RX, CTRL_VLAN, CTRL_RX_EXTRA, CTRL_MAC_ADDR
+  1: {
+    features: RING | bit(0, 3, 5, 16, 17, 18, 19, 20, 23),
+    queues: [256, 256, 64],
+    config: netConfig,
+  },
   2: { features: RING | bit(2, 6, 9, 13, 14), queues: [128], config: () => blkConfig(128) },
   3: { features: RING, queues: [64, 64], config: () => new Uint8Array(12) },
   4: { features: RING, queues: [64], config: () => new Uint8Array(0) },

@@ -9,7 +9,10 @@ import type { RawConfig } from "../../virtio/transport.ts";
 import { type ConformContext, deviceCfg, needsFeature } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
 import {
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_RX,
+  VIRTIO_NET_F_CTRL_RX_EXTRA,
+  VIRTIO_NET_F_CTRL_VLAN,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_HASH_REPORT,
   VIRTIO_NET_F_MAC,
@@ -70,6 +73,83 @@ function control(
     inLens: [1],
   }]);
   return u!.in[0]![0]!;
+}
+
+/** A control command the device MUST support once its feature is negotiated (§5.1.6.5). */
+interface CtrlCommand {
+  readonly id: string;
+  readonly section: string;
+  readonly name: string;
+  readonly feature: [bigint, string];
+  readonly cls: number;
+  readonly cmd: number;
+  readonly data: (ctx: ConformContext) => number[];
+}
+
+const CTRL_COMMANDS: readonly CtrlCommand[] = [
+  ...(["ALLMULTI", "ALLUNI", "NOMULTI", "NOUNI", "NOBCAST"] as const).map((name, i) => ({
+    id: `net.ctrl.rx-${name.toLowerCase()}`,
+    section: "5.1.6.5.1",
+    name: `RX_${name}`,
+    feature: (i === 0 ? [VIRTIO_NET_F_CTRL_RX, "CTRL_RX"] : [
+      VIRTIO_NET_F_CTRL_RX_EXTRA,
+      "CTRL_RX_EXTRA",
+    ]) as [bigint, string],
+    cls: CTRL.RX,
+    cmd: i + 1,
+    data: () => [1],
+  })),
+  {
+    id: "net.ctrl.mac-table-set",
+    section: "5.1.6.5.2",
+    name: "MAC_TABLE_SET (two empty tables)",
+    feature: [VIRTIO_NET_F_CTRL_RX, "CTRL_RX"],
+    cls: CTRL.MAC,
+    cmd: CTRL.MAC_TABLE_SET,
+    data: () => [0, 0, 0, 0, 0, 0, 0, 0],
+  },
+  {
+    id: "net.ctrl.mac-addr-set",
+    section: "5.1.6.5.2",
+    name: "MAC_ADDR_SET (to the current mac)",
+    feature: [VIRTIO_NET_F_CTRL_MAC_ADDR, "CTRL_MAC_ADDR"],
+    cls: CTRL.MAC,
+    cmd: CTRL.MAC_ADDR_SET,
+    data: (ctx) => mac(ctx).split(":").map((b) => parseInt(b, 16)),
+  },
+  {
+    id: "net.ctrl.vlan-add",
+    section: "5.1.6.5.3",
+    name: "VLAN_ADD (vid 100)",
+    feature: [VIRTIO_NET_F_CTRL_VLAN, "CTRL_VLAN"],
+    cls: 2,
+    cmd: 0,
+    data: () => [100, 0],
+  },
+  {
+    id: "net.ctrl.vlan-del",
+    section: "5.1.6.5.3",
+    name: "VLAN_DEL (vid 100)",
+    feature: [VIRTIO_NET_F_CTRL_VLAN, "CTRL_VLAN"],
+    cls: 2,
+    cmd: 1,
+    data: () => [100, 0],
+  },
+];
+
+function commandCheck(c: CtrlCommand): Check {
+  return {
+    id: c.id,
+    section: c.section,
+    requirement: `with ${c.feature[1]} negotiated, the device supports ${c.name}: acknowledged OK`,
+    applies: netWith([VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ"], c.feature),
+    run: (ctx) => {
+      const want = (1n << VIRTIO_NET_F_CTRL_VQ) | (1n << VIRTIO_NET_F_CTRL_RX) |
+        (1n << c.feature[0]);
+      const ack = control(ctx, want, c.cls, c.cmd, c.data(ctx));
+      return expect(ack === 0, `ack ${ack}`, "0 (VIRTIO_NET_OK)");
+    },
+  };
 }
 
 export const NET_CHECKS: readonly Check[] = [
@@ -199,4 +279,5 @@ export const NET_CHECKS: readonly Check[] = [
       return expect(ack === 0, `ack ${ack}`, "0 (VIRTIO_NET_OK)");
     },
   },
+  ...CTRL_COMMANDS.map(commandCheck),
 ];
