@@ -121,3 +121,22 @@ export function deviceCfg(ctx: ConformContext): RegisterRegion | undefined {
 export function has(features: bigint, bit: bigint): boolean {
   return ((features >> bit) & 1n) === 1n;
 }
+
+/**
+ * Resets and negotiates VERSION_1 (plus `extra` when offered) up to FEATURES_OK, so queue
+ * fields are written where §3.1.1 puts queue setup (step 7). Returns the accepted set;
+ * throws when the device refuses it.
+ */
+export function negotiate(ctx: ConformContext, extra = 0n): bigint {
+  const t = ctx.transport;
+  const features = ((1n << 32n) | extra) & t.deviceFeatures();
+  t.reset();
+  t.setStatus(1);
+  t.setStatus(3);
+  t.setDriverFeatures(features);
+  if (t.kind === "modern") {
+    t.setStatus(11);
+    if (!(t.getStatus() & 8)) throw new Error(`FEATURES_OK refused for 0x${features.toString(16)}`);
+  }
+  return features;
+}

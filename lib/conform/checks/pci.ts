@@ -7,7 +7,14 @@
  * @module
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
-import { commonCfg, type ConformContext, has, needsFeature, needsModernPci } from "../context.ts";
+import {
+  commonCfg,
+  type ConformContext,
+  has,
+  needsFeature,
+  needsModernPci,
+  negotiate,
+} from "../context.ts";
 import { PciCfgWindow } from "../../pci/cfg_window.ts";
 import { commonWithQueue as withQueue } from "./pci_registers.ts";
 import { firstCap } from "../../virtio/capabilities.ts";
@@ -351,6 +358,7 @@ export const PCI_CHECKS: readonly Check[] = [
     requirement: "the driver can reduce queue_size: a smaller power of 2 written reads back",
     applies: needsModernPci,
     run: (ctx) => {
+      negotiate(ctx);
       const max = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_size));
       if (max < 2) return fail(String(max), "a queue 0 of at least 2 entries");
       const want = max & (max - 1) ? 1 << (31 - Math.clz32(max)) : max / 2;
@@ -367,6 +375,7 @@ export const PCI_CHECKS: readonly Check[] = [
     requirement: "after a reset, queue_size presents the maximum again",
     applies: needsModernPci,
     run: (ctx) => {
+      negotiate(ctx);
       const max = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_size));
       if (max < 2) return fail(String(max), "a queue 0 of at least 2 entries");
       withQueue(ctx, 0, (c) => c.write16(COMMON_CFG.queue_size, 1 << (31 - Math.clz32(max - 1))));
@@ -384,6 +393,8 @@ export const PCI_CHECKS: readonly Check[] = [
       return m === true ? needsFeature(ctx, VIRTIO_F_RING_PACKED, "RING_PACKED") : m;
     },
     run: (ctx) => {
+      // §4.1.4.3.1: only with RING_PACKED negotiated may queue_size be other than a power of 2.
+      negotiate(ctx, 1n << VIRTIO_F_RING_PACKED);
       const max = withQueue(ctx, 0, (c) => c.read16(COMMON_CFG.queue_size));
       if (max < 4) return fail(String(max), "a queue 0 of at least 4 entries");
       const want = max - 1;

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
-import { commonCfg, type ConformContext, needsModernPci } from "../context.ts";
+import { commonCfg, type ConformContext, needsModernPci, negotiate } from "../context.ts";
 import { PCI_CAP_ID_MSIX, readMsix } from "../../pci/capabilities.ts";
 import { COMMON_CFG } from "../../virtio/constants.ts";
 import { exchange, startSession } from "../session.ts";
@@ -29,8 +29,7 @@ export function commonWithQueue<T>(
 function enableQueue0(ctx: ConformContext): void {
   const size = commonWithQueue(ctx, 0, (c) => Math.min(c.read16(COMMON_CFG.queue_size), 64));
   const q = ctx.dma.alloc(0x3000, 4096);
-  ctx.transport.setStatus(1);
-  ctx.transport.setStatus(3);
+  negotiate(ctx);
   ctx.transport.setupQueue(0, size, {
     desc: q.iova,
     driver: q.iova + 0x1000,
