@@ -288,3 +288,25 @@ export {
 } from "./lib/blk/ranges.ts";
 export { parseByteSize, RW_MODES, type RwMode, Workload } from "./lib/blk/workload.ts";
 export { type BlkDeviceInfo, BLKGEN_SCHEMA, blkgenJson } from "./lib/blk/report.ts";
+
+// ---- conformance checks (virtio conform, docs/conformance.md) ----
+export type { DevicePciAccess } from "./lib/driver/virtio_pci_device.ts";
+export type { Check, CheckOutcome, Verdict } from "./lib/conform/check.ts";
+export type { ConformContext, PciView } from "./lib/conform/context.ts";
+export { makeContext, pciView } from "./lib/conform/context.ts";
+export {
+  CONFORM_SCHEMA,
+  type ConformReport,
+  type ConformResult,
+  runChecks,
+  runChecksAsync,
+  selectChecks,
+} from "./lib/conform/run.ts";
+export { CONFORM_CHECKS } from "./lib/conform/registry.ts";
+export { deviceContext } from "./lib/conform/open.ts";
+export {
+  renderCheckList,
+  renderConformJson,
+  renderConformJUnit,
+  renderConformText,
+} from "./lib/conform/render.ts";

@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { bindCommand, unbindCommand } from "./bind.ts";
 import { blkgenCommand } from "./blkgen.ts";
+import { conformCommand } from "./conform.ts";
 import { diagCommand } from "./diag.ts";
 import { labCommand } from "./lab.ts";
 import { pktgenCommand } from "./pktgen.ts";
@@ -23,4 +24,5 @@ export const commands: readonly Command[] = [
   unbindCommand,
   restoreCommand,
   diagCommand,
+  conformCommand,
 ];

@@ -19,6 +19,7 @@ import { openDeviceBar } from "../device/bar_access.ts";
 import { DeviceClaim } from "../device/claim.ts";
 import { walkCapabilities } from "../pci/capabilities.ts";
 import type { ConfigSpace } from "../pci/config_space.ts";
+import type { RegisterRegion } from "../pci/region.ts";
 import { normalizePciAddress } from "../pci/address.ts";
 import { PciSysfs } from "../pci/sysfs.ts";
 import { readSysfsConfigSpace } from "../pci/sysfs_config.ts";
@@ -48,6 +49,16 @@ export interface OpenOptions {
   readonly legacy?: boolean;
   /** Progress and decisions, one line each. */
   readonly log?: (line: string) => void;
+}
+
+/** The PCI side of an open device, for tools that look below the transport (virtio conform). */
+export interface DevicePciAccess {
+  /** Config space as read when the device was opened (VFIO: live). */
+  readonly config: ConfigSpace;
+  /** Size of each implemented BAR. */
+  readonly barSizes: ReadonlyMap<number, number>;
+  /** Opens BAR `index` read-write; the caller closes what it opened. */
+  readonly openBar: (index: number) => RegisterRegion & Disposable;
 }
 
 /** Devices currently open in this process; released on exit if still open. */
@@ -80,6 +91,8 @@ export class VirtioPciDevice implements Disposable {
     readonly dma: DmaAllocator,
     readonly originalDriver: string | null,
     cleanup: (() => void)[],
+    /** Config space, BAR sizes and a BAR opener of the device. */
+    readonly pci?: DevicePciAccess,
   ) {
     this.#cleanup = cleanup;
   }
@@ -209,6 +222,7 @@ export class VirtioPciDevice implements Disposable {
         dma,
         claim.originalDriver,
         cleanup,
+        { config, barSizes: sizes, openBar },
       );
       trackForExit(device);
       return device;
