@@ -10,6 +10,7 @@ import { setImmediate } from "node:timers";
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
 import { DeviceError } from "../errors.ts";
 import { LatencyHistogram } from "../pktgen/histogram.ts";
+import { monotonicNs } from "../pktgen/pacer.ts";
 import type { Segment } from "../queue/virtqueue.ts";
 import { checkPattern, fillPattern } from "./pattern.ts";
 import {
@@ -146,7 +147,6 @@ export interface BlkJobDeps {
   readonly onInterval?: (i: BlkInterval, progress: number | undefined) => void;
 }
 
-const monotonicNs = () => Math.round(performance.now() * 1e6);
 const YIELD_NS = 5_000_000;
 const KEEP_MISMATCHES = 16;
 
