@@ -219,7 +219,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
       // The lab adds a hub port with no peer ("sink") whenever it has NICs: it accepts every
       // frame, so transmit never waits for a receiver. -name finds QEMU's pid (its threads'
       // CPU time per window); -D is where the log trace backend writes.
-      qemuArgs: ["-name", qemuName, ...(logPath ? ["-D", logPath] : [])],
+      qemuArgs: ["-name", `${qemuName},debug-threads=on`, ...(logPath ? ["-D", logPath] : [])],
       memoryMiB: 2048,
       hugepages: 384,
       env: { VIRTIO_BENCH_GUEST: "1" },

@@ -33,14 +33,19 @@ export interface QemuWindow {
 
 const TICK_S = 0.01; // USER_HZ: 100 on every Linux we run on (procfs reports clock ticks)
 
-/** The pid of the QEMU process started with `-name NAME`, or undefined. */
+/**
+ * The pid of the QEMU process started with `-name NAME[,...]`, or undefined. Give QEMU
+ * `debug-threads=on` too, so its vCPU threads are named "CPU n/TCG" (otherwise every thread
+ * is "qemu-system-x86" and vCPU time counts as "other").
+ */
 export function findQemuPid(name: string): number | undefined {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
       const i = argv.indexOf("-name");
-      if (i >= 0 && argv[i + 1] === name && argv[0]!.includes("qemu")) return Number(e.name);
+      const given = i >= 0 ? argv[i + 1]!.split(",")[0] : undefined;
+      if (given === name && argv[0]!.includes("qemu")) return Number(e.name);
     } catch { /* gone or not ours */ }
   }
   return undefined;
