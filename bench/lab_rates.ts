@@ -92,9 +92,9 @@ export interface LabRatesResult {
   }[];
   heap?: HeapRecord & { summary: ReturnType<typeof heapSummary> };
   /** QEMU's CPU time (and trace counts) over each run's kept window, by record key. */
-  windows: QemuWindow[];
+  windows?: QemuWindow[];
   /** Per direction/NIC/size/tool over all rounds: what each frame cost the device. */
-  perFrame: PerFrame[];
+  perFrame?: PerFrame[];
   svgPath?: string;
   /** Guest-side failures worth reading (rates that could not be measured). */
   errors: string[];
