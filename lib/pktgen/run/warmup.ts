@@ -75,7 +75,7 @@ function echo(q: Virtqueue, usedLen: number): () => void {
   };
 }
 
-/** A frame writer for receive-only warm-ups (what our own sender would send). */
+/** The frames a receive warm-up gets: what our own sender sends. */
 function defaultWriter(): FrameWriter {
   return new FrameWriter({
     ipVersion: 4,
@@ -93,8 +93,12 @@ function defaultWriter(): FrameWriter {
 /**
  * Runs `spec`'s loop for `ms` milliseconds on private copies of its queues. The real queues,
  * devices, statistics and callbacks are not touched; `spec.signal` still ends it early.
+ * Returns what the private rings carried (frames sent, valid frames received).
  */
-export async function warmUp(spec: EngineSpec, ms: number): Promise<void> {
+export async function warmUp(
+  spec: EngineSpec,
+  ms: number,
+): Promise<{ sent: number; received: number }> {
   using dma = new HeapDma();
   const steps: (() => void)[] = [];
   const queue = (like: Virtqueue) =>
@@ -114,7 +118,9 @@ export async function warmUp(spec: EngineSpec, ms: number): Promise<void> {
     steps.push(echo(q, 0));
     return { queue: t, writer: s.writer, sizes, oneSize: s.oneSize ?? false, seq: 0 };
   });
-  const writer = spec.tx[0]?.writer ?? defaultWriter();
+  // Its own writer: writing another size with a stream's writer would change the size its
+  // stamp() path is prefilled for.
+  const writer = defaultWriter();
   const rx = spec.rx.map((r) => {
     const q = queue(r.queue);
     q.disableInterrupts();
@@ -124,7 +130,10 @@ export async function warmUp(spec: EngineSpec, ms: number): Promise<void> {
     });
     // Every slot holds a valid frame, so the validator's accepting path warms up too.
     let len = 0;
-    for (const f of x.frames) len = writer.write(f, 0, 64, 0, 0);
+    for (const f of x.frames) {
+      writer.prefill(f, 0);
+      len = writer.write(f, 0, 64, 0, 0);
+    }
     x.fill();
     steps.push(echo(q, r.headerSize + len));
     return x;
@@ -146,5 +155,6 @@ export async function warmUp(spec: EngineSpec, ms: number): Promise<void> {
     onInterval: undefined,
     onEvent: undefined,
   };
-  await runEngine(warm);
+  const r = await runEngine(warm);
+  return { sent: r.sent, received: r.summary.rx.packets };
 }
