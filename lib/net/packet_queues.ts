@@ -200,8 +200,11 @@ export class RxQueue extends SlotQueue {
   readonly refillBatch: number;
 
   /**
-   * A receive queue over `queue`; call `fill` to post its slots. `refillBatch` (default a
-   * quarter of the ring) is how many recycled slots {@link refill} gathers before it publishes.
+   * A receive queue over `queue`; call `fill` to post its slots. `refillBatch` (default an
+   * eighth of the ring: 32 of 256) is how many recycled slots {@link refill} gathers before it
+   * publishes. Larger batches publish less often but leave the device fewer buffers: in the
+   * lab a quarter (64) held back made QEMU run dry and ask for a kick at two of three refills
+   * on a busy host (bench/README.md).
    */
   constructor(
     queue: Virtqueue,
@@ -213,7 +216,7 @@ export class RxQueue extends SlotQueue {
     this.frameLengths = new Uint32Array(queue.size);
     this.lens.fill(this.slotSize);
     this.#mergeable = options.mergeable ?? false;
-    const batch = options.refillBatch ?? Math.max(1, queue.size >>> 2);
+    const batch = options.refillBatch ?? Math.max(1, queue.size >>> 3);
     if (!(Number.isInteger(batch) && batch >= 1 && batch <= queue.size)) {
       throw new RangeError(`refillBatch ${batch}: 1..${queue.size}`);
     }
