@@ -138,6 +138,8 @@ export async function warmUp(
     steps.push(echo(q, r.headerSize + len));
     return x;
   });
+  // A copy with the same keys in the same order (session.ts makes every key present): the
+  // same hidden class for V8, only the values differ.
   const warm: EngineSpec = {
     ...spec,
     tx,
