@@ -10,13 +10,15 @@
  * samples of all its rounds, its spread the lowest and highest per-round median.
  *
  * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]
- * [--wire] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]
+ * [--wire] [--trace] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]
  * [--svg PATH]` (the chart, default out/bench-rates.svg; the JSON goes beside it)
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { runInLab } from "../lib/lab/vm.ts";
+import { startLab } from "../lib/lab/vm.ts";
+import { type QemuWindow, WindowRecorder } from "./qemu_work.ts";
+import { type PerFrame, perFrameOf, perFrameText } from "./per_frame.ts";
 import { pciAddress, resolveDevices } from "../lib/lab/devices.ts";
 import { barChartSvg } from "../lib/pktgen/plot.ts";
 import {
@@ -50,6 +52,12 @@ export interface LabRatesOptions {
   nics?: readonly string[];
   /** Only these wire sizes (default 64 and 1518). */
   sizes?: readonly number[];
+  /**
+   * Count QEMU's doorbell and interrupt trace events in each kept window (QMP
+   * trace-event-set-state; the log backend writes a line per event, which costs QEMU a
+   * little: off by default).
+   */
+  trace?: boolean;
   /** Guest progress lines. */
   log?: (line: string) => void;
 }
@@ -83,6 +91,10 @@ export interface LabRatesResult {
     wire: boolean;
   }[];
   heap?: HeapRecord & { summary: ReturnType<typeof heapSummary> };
+  /** QEMU's CPU time (and trace counts) over each run's kept window, by record key. */
+  windows?: QemuWindow[];
+  /** Per direction/NIC/size/tool over all rounds: what each frame cost the device. */
+  perFrame?: PerFrame[];
   svgPath?: string;
   /** Guest-side failures worth reading (rates that could not be measured). */
   errors: string[];
@@ -195,25 +207,40 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
   const fromConsole: string[] = [];
   const started = performance.now();
   let failure: string | undefined;
-  const lab = await runInLab({
-    devices: "net",
-    command,
-    // The lab adds a hub port with no peer ("sink") whenever it has NICs: it accepts every
-    // frame, so transmit never waits for a receiver.
-    memoryMiB: 2048,
-    hugepages: 384,
-    env: { VIRTIO_BENCH_GUEST: "1" },
-    // ~10 min on a quiet host with 2 rounds; other guests running beside it can double that.
-    timeoutMs: 25 * 60_000,
-    onConsole: (l) => {
-      if (l.startsWith("bench:")) o.log?.(l);
-      else if (l.startsWith("bench-record {")) fromConsole.push(l.slice("bench-record ".length));
-    },
-  }).catch((e) => {
+  const qemuName = `virtio-bench-${crypto.randomUUID().slice(0, 8)}`;
+  const logDir = o.trace ? await Deno.makeTempDir({ prefix: "virtio-bench-trace-" }) : undefined;
+  const logPath = logDir ? `${logDir}/qemu.log` : undefined;
+  let vm: Awaited<ReturnType<typeof startLab>> | undefined;
+  const recorder = new WindowRecorder(qemuName, logPath, () => vm!.qmp());
+  const lab = await (async () => {
+    vm = await startLab({
+      devices: "net",
+      command,
+      // The lab adds a hub port with no peer ("sink") whenever it has NICs: it accepts every
+      // frame, so transmit never waits for a receiver. -name finds QEMU's pid (its threads'
+      // CPU time per window); -D is where the log trace backend writes.
+      qemuArgs: ["-name", `${qemuName},debug-threads=on`, ...(logPath ? ["-D", logPath] : [])],
+      memoryMiB: 2048,
+      hugepages: 384,
+      env: { VIRTIO_BENCH_GUEST: "1" },
+      // ~10 min on a quiet host with 2 rounds; other guests running beside it can double that.
+      timeoutMs: 25 * 60_000,
+      onConsole: (l) => {
+        if (recorder.onConsole(l)) return;
+        if (l.startsWith("bench:")) o.log?.(l);
+        else if (l.startsWith("bench-record {")) {
+          fromConsole.push(l.slice("bench-record ".length));
+        }
+      },
+    });
+    return await vm.result;
+  })().catch((e) => {
     // Keep what the guest reported before it was killed.
     failure = e instanceof Error ? e.message : String(e);
     return { code: -1, stdout: "", bootMs: NaN, totalMs: performance.now() - started, accel: "?" };
   });
+  await recorder.settle();
+  if (logDir) await Deno.remove(logDir, { recursive: true }).catch(() => {});
   const lines = lab.stdout.includes("{") ? lab.stdout.split("\n") : fromConsole;
   const records = lines.filter((l) => l.startsWith("{")).flatMap((l) => {
     try {
@@ -241,6 +268,8 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     rates: rateRecords,
     summary,
     ratios: ratiosOf(summary),
+    windows: recorder.windows,
+    perFrame: perFrameOf(rateRecords, recorder.windows),
     errors,
   };
   if (heapRecord) {
@@ -361,6 +390,7 @@ export function labRatesText(r: LabRatesResult): string {
       );
     }
   }
+  if (r.perFrame?.length) lines.push(perFrameText(r.perFrame));
   for (const e of r.errors) lines.push(`not measured: ${e}`);
   return lines.join("\n");
 }
@@ -373,6 +403,7 @@ if (import.meta.main) {
       "no-rates": { type: "boolean", default: false },
       "no-memory": { type: "boolean", default: false },
       wire: { type: "boolean", default: false },
+      trace: { type: "boolean", default: false },
       rounds: { type: "string" },
       nics: { type: "string" },
       sizes: { type: "string" },
@@ -395,6 +426,7 @@ if (import.meta.main) {
     rates: !values["no-rates"],
     memory: !values["no-memory"],
     wire: values.wire,
+    trace: values.trace,
     rounds,
     nics: list(values.nics),
     sizes,

@@ -84,6 +84,7 @@ Output:
       --verify            check IP/UDP checksums of every received frame (default 1 in 16)
       --quiet             no live line on stderr
       --stall-timeout S   give up when transmit makes no progress for S s (default 3)
+      --warmup S          warm the JIT for S s on private in-memory rings first (default 1, 0: off)
 
 Expectations:
       --expect-loss N     fail (exit 1) when more than N frames are lost (--rx, --loopback)

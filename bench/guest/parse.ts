@@ -81,6 +81,36 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 }
 
 /** What one measurement in the guest produced (one JSON line on the guest's stdout). */
+/**
+ * The doorbell counts in a `virtio pktgen --json` result: the direction's queues' publishes
+ * and notifications and the frames of the run (sent, or received valid or not).
+ */
+export function pktgenDoorbells(
+  stdout: string,
+  direction: "tx" | "rx",
+): RateRecord["doorbells"] {
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{") || !line.includes('"summary"')) continue;
+    try {
+      const doc = JSON.parse(line) as {
+        sent?: number;
+        summary?: { rx?: { packets: number; errors: number } };
+        tx?: { doorbells?: { tx: { publishes: number; notifications: number } } } | null;
+        rx?: { doorbells?: { rx: { publishes: number; notifications: number } } } | null;
+      };
+      const d = direction === "tx" ? doc.tx?.doorbells?.tx : doc.rx?.doorbells?.rx;
+      if (!d) return undefined;
+      const frames = direction === "tx"
+        ? doc.sent ?? 0
+        : (doc.summary?.rx?.packets ?? 0) + (doc.summary?.rx?.errors ?? 0);
+      return { publishes: d.publishes, notifications: d.notifications, frames };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 export interface RateRecord {
   kind: "rate";
   direction: "tx" | "rx";
@@ -101,6 +131,12 @@ export interface RateRecord {
   warmup?: number;
   /** Wall time of the run, start-up included. */
   ms?: number;
+  /**
+   * Our pktgen only: what its queues made the device see over the whole run (its --json
+   * result): publishes (avail index / flags stores that exposed new buffers), notifications
+   * (doorbell writes), and the frames they carried.
+   */
+  doorbells?: { publishes: number; notifications: number; frames: number };
   error?: string;
 }
 

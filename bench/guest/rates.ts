@@ -21,6 +21,7 @@ import {
   type HeapRecord,
   kernelPktgenPps,
   median,
+  pktgenDoorbells,
   pktgenIntervalPps,
   type RateRecord,
   steadyRate,
@@ -147,6 +148,7 @@ function startTestpmd(
   prefix: string,
   /** Killed (SIGKILL) after this long, whatever happens. */
   maxMs = 90_000,
+  window?: WindowMarks,
 ): Testpmd {
   const args = [
     "-oL",
@@ -176,8 +178,10 @@ function startTestpmd(
   const reading = (async () => {
     for await (const chunk of child.stdout) {
       text += dec.decode(chunk, { stream: true });
+      window?.seen(testpmdPps(text, mode === "txonly" ? "tx" : "rx").length);
       waiters.splice(0).forEach((w) => w());
     }
+    window?.done();
     ended = true;
     waiters.splice(0).forEach((w) => w());
   })();
@@ -215,14 +219,17 @@ async function testpmdRun(
   mode: "txonly" | "rxonly",
   size: number,
   lcores: string,
+  window?: WindowMarks,
 ): Promise<number[]> {
   bindTo(address, "uio_pci_generic");
   try {
-    const t = startTestpmd(address, mode, size, lcores, `m${address.replace(/\W/g, "")}`);
+    const prefix = `m${address.replace(/\W/g, "")}`;
+    const t = startTestpmd(address, mode, size, lcores, prefix, 90_000, window);
     try {
       return await t.samples(TESTPMD_WARMUP + SECONDS);
     } finally {
       await t.stop();
+      window?.done();
     }
   } finally {
     bindTo(address, "virtio-pci");
@@ -231,7 +238,12 @@ async function testpmdRun(
 
 // ---- virtio pktgen (the CLI, as users run it) ----
 
-async function ourPktgen(address: string, args: string[], cpu?: number): Promise<string> {
+async function ourPktgen(
+  address: string,
+  args: string[],
+  cpu?: number,
+  window?: WindowMarks,
+): Promise<string> {
   // N s of duration give N-1 whole intervals (the last, partial one is not reported).
   const duration = WARMUP + SECONDS + 1;
   const cmd = ["virtio", "pktgen", address, ...args, "--duration", String(duration)];
@@ -239,13 +251,65 @@ async function ourPktgen(address: string, args: string[], cpu?: number): Promise
   // --cpu pins the poll loop only, as testpmd's --lcores pins its lcores: V8's compiler and GC
   // threads stay free (taskset would put them on the loop's CPU too).
   if (cpu !== undefined) cmd.push("--cpu", String(cpu));
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
-  const stdout = dec.decode(out.stdout);
+  const child = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const errText = new Response(child.stderr).text();
+  // Read the interval lines as they come, so the host can mark the kept window (per-frame
+  // device work, see markWindow).
+  let stdout = "";
+  for await (const chunk of child.stdout) {
+    stdout += dec.decode(chunk, { stream: true });
+    window?.seen(stdout.split('"type":"interval"').length - 1);
+  }
+  await child.status;
+  window?.done();
   if (!stdout.includes('"summary"')) {
-    throw new Error(`virtio pktgen: ${dec.decode(out.stderr).trim().split("\n").slice(-3)}`);
+    throw new Error(`virtio pktgen: ${(await errText).trim().split("\n").slice(-3)}`);
   }
   return stdout;
 }
+
+// ---- the kept window, marked on the console for the host (QEMU's CPU time, trace counts) ----
+
+/**
+ * Tells the host when a run's kept samples begin and end: "bench-window begin|end KEY" on the
+ * console (stderr), which the host reads as it comes; there it reads QEMU's per-thread CPU
+ * time and counts the device's notify/interrupt trace events between the two
+ * (bench/lab_rates.ts). `seen(n)` is called with the samples seen so far.
+ */
+interface WindowMarks {
+  seen(samples: number): void;
+  done(): void;
+}
+
+function markWindow(key: string, warmup: number): WindowMarks {
+  let state = 0; // 0 before, 1 inside, 2 after
+  return {
+    seen(n) {
+      if (state === 0 && n >= warmup) {
+        state = 1;
+        console.error(`bench-window begin ${key}`);
+      }
+      if (state === 1 && n >= warmup + SECONDS) {
+        state = 2;
+        console.error(`bench-window end ${key}`);
+      }
+    },
+    done() {
+      if (state === 1) console.error(`bench-window end ${key}`);
+      else if (state === 0) console.error(`bench-window none ${key}`);
+      state = 2;
+    },
+  };
+}
+
+const windowKey = (
+  b: { direction: string; nic: string; size: number; round: number },
+  tool: string,
+) => `${b.direction}|${tool}|${b.nic}|${b.size}|${b.round}`;
 
 // ---- kernel pktgen through virtio_net ----
 
@@ -383,15 +447,27 @@ async function measure(
   };
   const sourceFrom = source ? source.all().length + 1 : 0;
   const sourcePps = () => (source ? { sourcePps: median(source.all().slice(sourceFrom)) } : {});
+  lastDoorbells = undefined;
   try {
     const got = await run();
+    const doorbells = lastDoorbells === undefined ? {} : { doorbells: lastDoorbells };
     const samples = typeof got === "number" ? [] : got;
     const pps = typeof got === "number" ? got : steadyRate(got, warmup);
     const src = sourcePps();
     const w = wireOf();
     const ms = Math.round(performance.now() - t0);
     emit(
-      { kind: "rate", ...base, warmup, ms, pps, samples, ...src, ...w } satisfies WireRateRecord,
+      {
+        kind: "rate",
+        ...base,
+        warmup,
+        ms,
+        pps,
+        samples,
+        ...src,
+        ...w,
+        ...doorbells,
+      } satisfies WireRateRecord,
     );
     log(
       `${base.direction} ${base.tool} ${base.nic} ${base.size} B round ${base.round}: ` +
@@ -421,6 +497,9 @@ async function measure(
   }
 }
 
+/** Our pktgen's own doorbell counts of the last run (its --json summary), for the record. */
+let lastDoorbells: RateRecord["doorbells"];
+
 const ringFor = (nic: string) => (nic.includes("packed") ? "packed" : "split");
 
 if (a.tx) {
@@ -443,15 +522,27 @@ if (a.tx) {
     for (const size of SIZES) {
       for (let round = 1; round <= ROUNDS; round++) {
         const base = { direction: "tx" as const, nic, address, size, round };
-        await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
-          pktgenIntervalPps(
-            await ourPktgen(address, ["--size", String(size), "--ring", ringFor(nic)]),
-            "tx",
-          ));
+        await measure({ ...base, tool: "virtio" }, WARMUP, async () => {
+          const out = await ourPktgen(
+            address,
+            ["--size", String(size), "--ring", ringFor(nic)],
+            undefined,
+            markWindow(windowKey(base, "virtio"), WARMUP),
+          );
+          lastDoorbells = pktgenDoorbells(out, "tx");
+          return pktgenIntervalPps(out, "tx");
+        });
         await measure(
           { ...base, tool: "testpmd" },
           TESTPMD_WARMUP,
-          () => testpmdRun(address, "txonly", size, "0@0,1@1"),
+          () =>
+            testpmdRun(
+              address,
+              "txonly",
+              size,
+              "0@0,1@1",
+              markWindow(windowKey(base, "testpmd"), TESTPMD_WARMUP),
+            ),
         );
         await measure({ ...base, tool: "kernel" }, 0, () => kernelPktgen(address, size));
       }
@@ -473,15 +564,27 @@ if (a.rx && a.peer) {
       for (const { nic, address } of NICS) {
         for (let round = 1; round <= ROUNDS; round++) {
           const base = { direction: "rx" as const, nic, address, size, round };
-          await measure({ ...base, tool: "virtio" }, WARMUP, async () =>
-            pktgenIntervalPps(
-              await ourPktgen(address, ["--rx", "--ring", ringFor(nic)], 0),
-              "rx",
-            ), source);
+          await measure({ ...base, tool: "virtio" }, WARMUP, async () => {
+            const out = await ourPktgen(
+              address,
+              ["--rx", "--ring", ringFor(nic)],
+              0,
+              markWindow(windowKey(base, "virtio"), WARMUP),
+            );
+            lastDoorbells = pktgenDoorbells(out, "rx");
+            return pktgenIntervalPps(out, "rx");
+          }, source);
           await measure(
             { ...base, tool: "testpmd" },
             TESTPMD_WARMUP,
-            () => testpmdRun(address, "rxonly", size, "0@0,1@0"),
+            () =>
+              testpmdRun(
+                address,
+                "rxonly",
+                size,
+                "0@0,1@0",
+                markWindow(windowKey(base, "testpmd"), TESTPMD_WARMUP),
+              ),
             source,
           );
         }

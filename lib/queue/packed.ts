@@ -21,6 +21,17 @@ export class PackedQueue extends PackedRing implements Virtqueue {
   readonly #slotIova: Float64Array;
   readonly #slotLo: Uint32Array;
   readonly #slotHi: Uint32Array;
+  // Bulk slot mode, 8-byte stores: the descriptor table as float64 pairs (addr, then
+  // len|id|flags as raw bits); each slot's address as the raw bits of one float64 (an IOVA
+  // < 2^53 is never a NaN pattern, so the bits move unchanged); and per slot and wrap counter
+  // the second half of its descriptor for the length in #tailLen.
+  readonly #desc64: Float64Array;
+  readonly #slotAddr: Float64Array;
+  readonly #slotAddrWords: Uint32Array;
+  readonly #tail: Float64Array; // [2 * slot + wrap]
+  readonly #tailLen: Float64Array; // -1: not made yet
+  readonly #scratch64 = new Float64Array(1);
+  readonly #scratch32 = new Uint32Array(this.#scratch64.buffer);
 
   /** Checks the options (RangeError) and lays the ring out (§2.8.10, §2.8.13). */
   constructor(options: VirtqueueOptions) {
@@ -29,6 +40,12 @@ export class PackedQueue extends PackedRing implements Virtqueue {
     this.#slotIova = new Float64Array(size).fill(-1);
     this.#slotLo = new Uint32Array(size);
     this.#slotHi = new Uint32Array(size);
+    const d = this.desc32; // 8-byte aligned: QueueCore checks the region
+    this.#desc64 = new Float64Array(d.buffer, d.byteOffset, 2 * size);
+    this.#slotAddr = new Float64Array(size);
+    this.#slotAddrWords = new Uint32Array(this.#slotAddr.buffer);
+    this.#tail = new Float64Array(2 * size);
+    this.#tailLen = new Float64Array(size).fill(-1);
   }
 
   /**
@@ -65,6 +82,8 @@ export class PackedQueue extends PackedRing implements Virtqueue {
       this.#slotIova[s] = iova;
       this.#slotLo[s] = iovaLow(iova);
       this.#slotHi[s] = iovaHigh(iova);
+      this.#slotAddrWords[2 * s] = iovaLow(iova); // little-endian: low word first (§2.8.13)
+      this.#slotAddrWords[2 * s + 1] = iovaHigh(iova);
     }
     this.buffers.useSlots(deviceWritable ? stride : 0);
     this.bulk = { base: iovaBase, stride, deviceWritable };
@@ -81,7 +100,8 @@ export class PackedQueue extends PackedRing implements Virtqueue {
     if (count <= 0) return;
     const size = this.size, stride = bulk.stride;
     const mark = this.buffers.mark, writable = this.buffers.writable;
-    const desc32 = this.desc32, desc16 = this.desc16, lo = this.#slotLo, hi = this.#slotHi;
+    const desc32 = this.desc32, desc16 = this.desc16, desc64 = this.#desc64;
+    const addr = this.#slotAddr, tail = this.#tail, tailLen = this.#tailLen;
     const dw = bulk.deviceWritable;
     const writeFlag = dw ? VIRTQ_PACKED_F_WRITE : 0;
     let pos = this.nextAvail, wrap = this.availWrap;
@@ -100,20 +120,21 @@ export class PackedQueue extends PackedRing implements Virtqueue {
         this.#undoFlags(k, this.nextAvail, this.availWrap, this.added === 0);
         throw new RangeError(what);
       }
-      const w = pos << 2;
-      desc32[w] = lo[s]!;
-      desc32[w + 1] = hi[s]!;
-      desc32[w + 2] = len;
-      const flags = writeFlag | availBits(wrap);
+      // The address in one 8-byte store (its two le32 words, precomputed in useSlots).
+      desc64[pos << 1] = addr[s]!;
       if (first) {
+        desc32[(pos << 2) + 2] = len;
         desc16[(pos << 3) + 6] = s;
         this.batchHeadPos = pos;
-        this.batchHeadFlags = flags;
+        this.batchHeadFlags = writeFlag | availBits(wrap);
         first = false;
       } else {
-        // §2.8.21: flags after the other fields — here with the id in one le32 store (id is
-        // the low half), after addr and len.
-        desc32[w + 3] = s | (flags << 16);
+        // len, id and flags in one 8-byte store, after the address. §2.8.21 wants a buffer's
+        // flags written after its other fields only as the device can see them: this
+        // descriptor lies behind the batch head, whose flags kick() stores last, and the
+        // device reads the ring in order (§2.8.1), so it sees all of it or nothing.
+        if (tailLen[s] !== len) this.#makeTails(s, len, writeFlag);
+        desc64[(pos << 1) + 1] = tail[(s << 1) | wrap]!;
       }
       if (dw && writable[s] !== len) writable[s] = len;
       mark[s] = nextSeq++;
@@ -129,6 +150,21 @@ export class PackedQueue extends PackedRing implements Virtqueue {
     this.buffers.count += count;
     this.buffers.nextSeq = nextSeq;
     this.stats.added += count;
+  }
+
+  /**
+   * Slot `s`'s second descriptor half for length `len`, for both wrap counters: le32 len,
+   * le16 id, le16 flags (§2.8.13), as the bits of one float64 (flags hold no NaN pattern:
+   * that would need flag bits 4..14 all set).
+   */
+  #makeTails(s: number, len: number, writeFlag: number): void {
+    const w32 = this.#scratch32, w64 = this.#scratch64;
+    for (let wrap = 0; wrap < 2; wrap++) {
+      w32[0] = len;
+      w32[1] = s | ((writeFlag | availBits(wrap)) << 16);
+      this.#tail[(s << 1) | wrap] = w64[0]!;
+    }
+    this.#tailLen[s] = len;
   }
 
   /** Takes back the ring slots of the first `k` slots of a failed addSlots (none published). */

@@ -87,6 +87,7 @@ export class SplitQueue extends SplitRing implements Virtqueue {
     const size = this.size, mask = this.mask, stride = bulk.stride;
     const mark = this.buffers.mark, writable = this.buffers.writable;
     const desc32 = this.desc32, descLen = this.#descWord2, avail16 = this.avail16;
+    const shadow = this.availShadow;
     const dw = bulk.deviceWritable;
     let a = this.availIdx;
     let nextSeq = this.buffers.nextSeq;
@@ -107,8 +108,13 @@ export class SplitQueue extends SplitRing implements Virtqueue {
         writable[s] = dw ? len : 0;
       }
       mark[s] = nextSeq++;
-      // §2.7.13.2: the head goes into the next avail.ring entry; kick() publishes the idx.
-      avail16[AVAIL_RING / 2 + (a & mask)] = s;
+      // §2.7.13.2: the head goes into the next avail.ring entry (unless it holds it already);
+      // kick() publishes the idx.
+      const e = a & mask;
+      if (shadow[e] !== s) {
+        avail16[AVAIL_RING / 2 + e] = s;
+        shadow[e] = s;
+      }
       a = (a + 1) & 0xffff;
     }
     this.buffers.count += count;

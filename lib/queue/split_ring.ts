@@ -64,6 +64,11 @@ export abstract class SplitRing extends QueueCore {
   protected readonly availEventIndex: number;
   // Shadow state beyond QueueCore's.
   protected readonly nextShadow: Uint16Array; // chain links as the driver wrote them
+  // What each avail.ring entry holds as we last wrote it (0xffff: not written yet). With
+  // fixed slots and a device that completes in order, entry i gets the same slot every lap;
+  // not rewriting it leaves that cache line clean in the device's cache (only avail.idx's
+  // line changes per batch). We never read the ring back: the driver area is ours (§2.7.6).
+  protected readonly availShadow: Uint16Array;
   protected availIdx = 0; // next avail.idx value (free-running u16)
   protected published = 0; // avail.idx last stored to memory
   protected lastUsed = 0; // used.idx value up to which entries were consumed
@@ -89,6 +94,7 @@ export abstract class SplitRing extends QueueCore {
     };
     this.allocIndirect(options, SPLIT_DESC_SIZE);
     this.nextShadow = new Uint16Array(size);
+    this.availShadow = new Uint16Array(size).fill(0xffff);
   }
 
   get freeDescriptors(): number {
@@ -176,7 +182,9 @@ export abstract class SplitRing extends QueueCore {
 
   /** §2.7.13.2: place the head in avail.ring; it becomes visible at the next kick. */
   protected publishEntry(head: number): void {
-    this.avail16[AVAIL_RING / 2 + (this.availIdx & this.mask)] = head;
+    const e = this.availIdx & this.mask;
+    this.avail16[AVAIL_RING / 2 + e] = head;
+    this.availShadow[e] = head;
     this.availIdx = (this.availIdx + 1) & 0xffff;
     this.stats.added++;
   }

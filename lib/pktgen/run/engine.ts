@@ -5,7 +5,7 @@
  * a batch of slots are free (lazily, always after the previous flush), patch each frame in
  * place (the slots were prefilled with the template once), one `flush` (the queue notifies
  * only when the device asks, §2.7.10 / §2.8.10); per receive queue one `poll`, validate,
- * recycle, one `flush`. Nothing is allocated and no FFI call is made per packet.
+ * recycle, one `refill` (a publish once an eighth of the ring is recycled). Nothing is allocated and no FFI call is made per packet.
  *
  * Every few ms the loop yields to the event loop so SIGINT/SIGTERM (the abort signal) are
  * seen. Once per interval it takes a snapshot, checks each device's status (0xff = gone,
@@ -305,7 +305,7 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
           } else stats.countRxError(st);
           q.recycle(slot);
         }
-        q.flush();
+        q.refill(); // publishes in batches of refillBatch (one index store, ≤ 1 kick each)
       }
 
       // End of run.

@@ -92,6 +92,8 @@ export interface PktgenOptions {
   verifyAll: boolean;
   /** Seconds without transmit progress before the run is declared stalled. */
   stallS: number;
+  /** Seconds of JIT warm-up on private in-memory rings before the run (0: none). */
+  warmupS: number;
 }
 
 /** The option table for node:util parseArgs. */
@@ -124,6 +126,7 @@ export const PKTGEN_ARGS = {
   quiet: { type: "boolean" },
   verify: { type: "boolean" },
   "stall-timeout": { type: "string" },
+  warmup: { type: "string" },
 } as const;
 
 /** Option values as `parseArgs` returns them for {@link PKTGEN_ARGS}. */
@@ -234,6 +237,9 @@ export function buildOptions(values: Values, positionals: string[]): PktgenOptio
   const queues = int("queues", values.queues, 1, 256) ?? 1;
   const cpu = int("cpu", values.cpu, 0, MAX_CPU);
   const stallS = seconds("stall-timeout", values["stall-timeout"], 0.1) ?? 3;
+  // 1 s: under TCG the loop reached its speed after 3–4 s of a real run; on private rings it
+  // turns far faster, so V8 has seen enough of it well within a second (bench/README.md).
+  const warmupS = seconds("warmup", values.warmup, 0) ?? 1;
   if (values.plot !== undefined && !values.plot.endsWith(".svg")) {
     throw new UsageError(`--plot writes an SVG: give a file name ending in .svg`);
   }
@@ -264,6 +270,7 @@ export function buildOptions(values: Values, positionals: string[]): PktgenOptio
     quiet: values.quiet === true,
     verifyAll: values.verify === true,
     stallS,
+    warmupS,
   };
   if (peer !== undefined) o.peer = peer;
   if (sizes !== undefined) o.sizes = sizes;
