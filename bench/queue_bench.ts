@@ -7,7 +7,7 @@
  *   deno run -A bench/queue_bench.ts [--size 256] [--batch 32] [--packets 2000000] [--json]
  */
 import { parseArgs } from "node:util";
-import { BufferSlots, SlotQueue } from "../lib/queue/slots.ts";
+import { BufferSlots, SlotPoster } from "../lib/queue/slots.ts";
 import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "../testing/fake_dma.ts";
 import { SimQueue } from "../testing/sim_device.ts";
@@ -34,7 +34,7 @@ function run(format: RingFormat, device: "echo" | "sim", eventIdx: boolean) {
   q.disableInterrupts();
   const step = device === "echo" ? echoDevice(q, () => 0) : () => void sim.completeAll(0);
   const slots = new BufferSlots(dma, size, 2048);
-  const tx = new SlotQueue(q, slots);
+  const tx = new SlotPoster(q, slots);
   const done = new Uint32Array(batch);
   const lens = new Uint32Array(batch);
   let sent = 0;

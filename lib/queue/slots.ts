@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * import { BufferSlots, SlotQueue } from "./slots.ts";
+ * import { BufferSlots, SlotPoster } from "./slots.ts";
  * import { createVirtqueue } from "./virtqueue.ts";
  * import { FakeDma } from "../../testing/fake_dma.ts";
  *
  * const dma = new FakeDma();
  * const queue = createVirtqueue({ dma, size: 256, format: "split", notify: () => {} });
  * const slots = new BufferSlots(dma, 256, 2048);
- * const tx = new SlotQueue(queue, slots);
+ * const tx = new SlotPoster(queue, slots);
  * const frame = new Uint8Array(60);
  * const s = slots.take(); // -1 when none is free
  * slots.bytes(s).set(frame);
@@ -77,8 +77,12 @@ export class BufferSlots {
   }
 }
 
-/** A virtqueue fed with whole slots: postTx/postRx, then kick once per batch. */
-export class SlotQueue {
+/**
+ * Posts whole slots to a virtqueue one by one (addOne, token = slot): postTx/postRx, then kick
+ * once per batch. The bulk slot mode (Virtqueue.useSlots/addSlots) is what lib/net's
+ * packet queues (SlotQueue there) use instead.
+ */
+export class SlotPoster {
   constructor(readonly queue: Virtqueue, readonly slots: BufferSlots) {}
 
   /** Makes `len` bytes of `slot` available for the device to read. False if the ring is full. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferSlots, SlotQueue } from "../../lib/queue/slots.ts";
+import { BufferSlots, SlotPoster } from "../../lib/queue/slots.ts";
 import { createVirtqueue } from "../../lib/queue/virtqueue.ts";
 import { FakeDma } from "../../testing/fake_dma.ts";
 import { SimQueue } from "../../testing/sim_device.ts";
@@ -11,7 +11,7 @@ for (const format of ["split", "packed"] as const) {
     const q = createVirtqueue({ dma, size: 16, format, notify: sim.notify });
     sim.attach(q.addresses);
     const slots = new BufferSlots(dma, 32, 2048);
-    const sq = new SlotQueue(q, slots);
+    const sq = new SlotPoster(q, slots);
     const done = new Uint32Array(16), lens = new Uint32Array(16);
     let sent = 0;
     for (let round = 0; round < 5; round++) {
@@ -49,7 +49,7 @@ for (const format of ["split", "packed"] as const) {
     const q = createVirtqueue({ dma, size: 4, format, notify: sim.notify });
     sim.attach(q.addresses);
     const slots = new BufferSlots(dma, 4, 1536);
-    const sq = new SlotQueue(q, slots);
+    const sq = new SlotPoster(q, slots);
     for (let s = 0; s < 4; s++) assert.ok(sq.postRx(s));
     assert.equal(sq.postRx(0), false, "ring full");
     sq.kick();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferSlots, SlotQueue } from "../../lib/queue/slots.ts";
+import { BufferSlots, SlotPoster } from "../../lib/queue/slots.ts";
 import { createVirtqueue } from "../../lib/queue/virtqueue.ts";
 import { DmaFault, FakeDma } from "../../testing/fake_dma.ts";
 import { SimNetLoopback } from "../../testing/sim_net.ts";
@@ -13,8 +13,8 @@ for (const format of ["split", "packed"] as const) {
     net.attach(rxq.addresses, txq.addresses);
     const rxSlots = new BufferSlots(dma, 8, 2048);
     const txSlots = new BufferSlots(dma, 8, 2048);
-    const rx = new SlotQueue(rxq, rxSlots);
-    const tx = new SlotQueue(txq, txSlots);
+    const rx = new SlotPoster(rxq, rxSlots);
+    const tx = new SlotPoster(txq, txSlots);
     for (let s = 0; s < 8; s++) rx.postRx(s);
     rx.kick();
     const seen: number[] = [];
