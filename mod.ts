@@ -182,12 +182,9 @@ export type { EngineResult, LinkEvent, StopReason } from "./lib/pktgen/run/engin
 export {
   type AccessChoice,
   type AddressSpecs,
-  buildOptions,
-  PKTGEN_ARGS,
   type PktgenMode,
   type PktgenOptions,
   type RingChoice,
-  type Values as PktgenArgValues,
 } from "./lib/pktgen/run/options.ts";
 
 // ---- binding ----

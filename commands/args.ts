@@ -4,7 +4,8 @@
  * One convention for every command: an option that takes a value takes the next word as
  * that value whatever it starts with, as getopt does, so `--qemu-arg -device` and
  * `--qemu-arg=-device` mean the same (node's parser alone refuses the first form as
- * "ambiguous").
+ * "ambiguous"). A short option means one thing in every command ({@link SHORT_OPTIONS}), and
+ * the filesystem root of fake trees is `--root DIR` everywhere ({@link rootOption}).
  *
  * @module
  */
@@ -41,8 +42,37 @@ export function joinOptionValues(args: readonly string[], options: Options): str
   return out;
 }
 
+/**
+ * What each short option stands for, in every command: a table giving `-d` to another option
+ * is a programming error ({@link parseArgs} throws a plain Error, and the help-example test
+ * runs every command's parser).
+ */
+export const SHORT_OPTIONS: Readonly<Record<string, string>> = {
+  b: "batch",
+  d: "devices",
+  f: "force",
+  n: "count",
+  q: "quiet",
+  r: "rate",
+  s: "size",
+  t: "type",
+  v: "verbose",
+};
+
+function checkShorts(options: Options): void {
+  for (const [name, o] of Object.entries(options)) {
+    if (o.short !== undefined && SHORT_OPTIONS[o.short] !== name) {
+      throw new Error(
+        `option table: -${o.short} is --${SHORT_OPTIONS[o.short] ?? "(none)"} in every ` +
+          `command, not --${name} (commands/args.ts SHORT_OPTIONS)`,
+      );
+    }
+  }
+}
+
 /** Parses `args` strictly; unknown options and missing values are usage errors. */
 export function parseArgs<T extends Options>(args: string[], options: T) {
+  checkShorts(options);
   try {
     return nodeParseArgs({
       args: joinOptionValues(args, options),
@@ -71,6 +101,66 @@ export function intOption(
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
   }
   return n;
+}
+
+/**
+ * A number of seconds ≥ `min` (fractions allowed); undefined stays undefined.
+ */
+export function secondsOption(
+  name: string,
+  value: string | undefined,
+  min: number = 0,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value.trim());
+  if (value.trim() === "" || !Number.isFinite(n) || n < min) {
+    throw new UsageError(`--${name} must be a number of seconds ≥ ${min}, got '${value}'`);
+  }
+  return n;
+}
+
+/** One of `allowed`; undefined → `fallback`. */
+export function choiceOption<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got '${value}'`);
+  }
+  return value as T;
+}
+
+/** `--access MODE` of every takeover: a path, or auto (VFIO when in an IOMMU group). */
+export function accessOption(value: string | undefined): "sysfs" | "vfio" | "auto" {
+  return choiceOption("access", value, ["sysfs", "vfio", "auto"] as const, "auto");
+}
+
+/** The option table entries of the fake-tree root: `--root DIR`, `--sysfs DIR` its old name. */
+export const ROOT_OPTIONS = {
+  root: { type: "string" },
+  sysfs: { type: "string" },
+} as const;
+
+/**
+ * `--root DIR`: the filesystem root holding sys/ (and proc/, run/) for fake or recorded trees;
+ * undefined when not given (the real "/"). `--sysfs DIR` (the sys directory itself) is kept
+ * as a deprecated alias; giving both is a usage error.
+ */
+export function rootOption(values: { root?: string; sysfs?: string }): string | undefined {
+  if (values.root !== undefined && values.sysfs !== undefined) {
+    throw new UsageError("--root and --sysfs (its old name) exclude each other");
+  }
+  if (values.sysfs !== undefined) return sysfsParent(values.sysfs);
+  if (values.root === "") throw new UsageError("--root needs a directory");
+  return values.root;
+}
+
+/** `<root>/sys`, the sysfs tree under a {@link rootOption} root. */
+export function sysfsUnder(root: string): string {
+  return `${root.replace(/\/+$/, "")}/sys`;
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { parseArgs, ROOT_OPTIONS, rootOption } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   bindDevice,
@@ -35,15 +35,23 @@ Binds DEVICE to driver NAME: vfio-pci (loaded with modprobe when missing), uio_p
 or virtio-pci to give it back to the kernel. Another driver than virtio-pci stays the only
 one allowed (driver_override) until the device is bound back to virtio-pci.
 
-  -d, --driver NAME  the driver to bind to (required)
-${common}`;
+      --driver NAME  the driver to bind to (required)
+${common}
+
+Examples:
+  virtio bind 00:04.0 --driver vfio-pci
+  virtio bind 00:04.0 --driver=virtio-pci --json`;
 
 const unbindUsage = `Usage: virtio unbind DEVICE [options]
 
 Unbinds DEVICE from its driver; it stays without a driver until bound again
 ('virtio bind DEVICE --driver virtio-pci').
 
-${common}`;
+${common}
+
+Examples:
+  virtio unbind 00:04.0
+  virtio unbind 00:05.0 -f --json`;
 
 function render(io: CommandIO, result: BindResult, json: boolean): void {
   if (json) {
@@ -70,37 +78,64 @@ function oneDevice(positionals: string[]): string {
 const shared = {
   force: { type: "boolean", short: "f" },
   json: { type: "boolean" },
-  root: { type: "string" },
+  ...ROOT_OPTIONS,
 } as const;
 
-/** Runs `virtio bind`; `deps` injects a fake kernel in tests. */
-export function runBind(args: string[], io: CommandIO, deps: DevbindOptions = {}): number {
-  const { values, positionals } = parseArgs(args, {
-    ...shared,
-    driver: { type: "string", short: "d" },
-  });
+/** A bind/unbind command line, checked. */
+export interface BindArgs {
+  readonly device: string;
+  readonly driver: string;
+  readonly force: boolean;
+  readonly json: boolean;
+  readonly root?: string;
+}
+
+/** Parses and checks `virtio bind`'s arguments (UsageError on a mistake). */
+export function parseBindArgs(args: string[]): BindArgs {
+  const { values, positionals } = parseArgs(args, { ...shared, driver: { type: "string" } });
   const device = oneDevice(positionals);
   if (values.driver === undefined || values.driver === "") {
     throw new UsageError("missing --driver NAME (vfio-pci, uio_pci_generic, virtio-pci ...)");
   }
-  const result = bindDevice(device, values.driver, {
-    ...deps,
-    ...(values.root ? { root: values.root } : {}),
+  return checked(device, values.driver, values);
+}
+
+/** Parses and checks `virtio unbind`'s arguments; `driver` is "". */
+export function parseUnbindArgs(args: string[]): BindArgs {
+  const { values, positionals } = parseArgs(args, shared);
+  return checked(oneDevice(positionals), "", values);
+}
+
+function checked(
+  device: string,
+  driver: string,
+  values: { force?: boolean; json?: boolean; root?: string; sysfs?: string },
+): BindArgs {
+  const root = rootOption(values);
+  return {
+    device,
+    driver,
     force: values.force === true,
-  });
-  render(io, result, values.json === true);
+    json: values.json === true,
+    ...(root !== undefined ? { root } : {}),
+  };
+}
+
+function devbindOptions(a: BindArgs, deps: DevbindOptions): DevbindOptions {
+  return { ...deps, ...(a.root !== undefined ? { root: a.root } : {}), force: a.force };
+}
+
+/** Runs `virtio bind`; `deps` injects a fake kernel in tests. */
+export function runBind(args: string[], io: CommandIO, deps: DevbindOptions = {}): number {
+  const a = parseBindArgs(args);
+  render(io, bindDevice(a.device, a.driver, devbindOptions(a, deps)), a.json);
   return 0;
 }
 
 /** Runs `virtio unbind`; `deps` injects a fake kernel in tests. */
 export function runUnbind(args: string[], io: CommandIO, deps: DevbindOptions = {}): number {
-  const { values, positionals } = parseArgs(args, shared);
-  const result = unbindDevice(oneDevice(positionals), {
-    ...deps,
-    ...(values.root ? { root: values.root } : {}),
-    force: values.force === true,
-  });
-  render(io, result, values.json === true);
+  const a = parseUnbindArgs(args);
+  render(io, unbindDevice(a.device, devbindOptions(a, deps)), a.json);
   return 0;
 }
 
@@ -108,6 +143,7 @@ export const bindCommand: Command = {
   name: "bind",
   summary: "bind a virtio device to a driver (vfio-pci, virtio-pci ...)",
   usage: bindUsage,
+  parse: parseBindArgs,
   run: (args, io) => Promise.resolve(runBind(args, io)),
 };
 
@@ -115,5 +151,6 @@ export const unbindCommand: Command = {
   name: "unbind",
   summary: "unbind a virtio device from its driver",
   usage: unbindUsage,
+  parse: parseUnbindArgs,
   run: (args, io) => Promise.resolve(runUnbind(args, io)),
 };

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { intOption, parseArgs } from "./args.ts";
+import { accessOption, choiceOption, intOption, parseArgs, secondsOption } from "./args.ts";
 import { RefusedError, UsageError } from "../lib/errors.ts";
 import { VIRTIO_ID_BLOCK } from "../lib/virtio/device_types.ts";
 import { type AccessPath, VirtioPciDevice } from "../lib/driver/virtio_pci_device.ts";
@@ -57,7 +57,7 @@ Data:
                           sector and a crc32c) to every block once, then read every block
                           back and check it; read modes: only check (a disk written
                           before with the same --seed). A mismatch fails with its sector
-      --force             take a disk that is in use (mounted, swap, RAID/LVM member)
+  -f, --force             take a disk that is in use (mounted, swap, RAID/LVM member)
                           or write one that holds a filesystem or partition table
 
 Device:
@@ -69,7 +69,7 @@ Output:
                           docs/blkgen-json.md)
       --interval SECS     live line period on stderr (default 1)
       --plot FILE.svg     IOPS and clat p50/p99 over time
-      --quiet             no live line
+  -q, --quiet             no live line
 
 A writing run ends with a FLUSH when the device offers VIRTIO_BLK_F_FLUSH.
 
@@ -96,13 +96,13 @@ const ARGS = {
   ramp: { type: "string" },
   write: { type: "boolean" },
   verify: { type: "boolean" },
-  force: { type: "boolean" },
+  force: { type: "boolean", short: "f" },
   access: { type: "string" },
   ring: { type: "string" },
   json: { type: "boolean" },
   interval: { type: "string" },
   plot: { type: "string" },
-  quiet: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
 } as const;
 
 /** Everything a blkgen run was asked, checked. */
@@ -126,21 +126,10 @@ function sizeOption(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-function secondsOption(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
-    throw new UsageError(`--${name} must be seconds (≥ 0), got '${v}'`);
-  }
-  return Math.round(n * 1000);
-}
-
-function choice<T extends string>(name: string, v: string | undefined, of: readonly T[], d: T): T {
-  if (v === undefined) return d;
-  if (!(of as readonly string[]).includes(v)) {
-    throw new UsageError(`--${name} must be one of ${of.join(", ")}, got '${v}'`);
-  }
-  return v as T;
+/** Seconds as whole milliseconds, the job's unit. */
+function msOption(name: string, v: string | undefined): number | undefined {
+  const s = secondsOption(name, v);
+  return s === undefined ? undefined : Math.round(s * 1000);
 }
 
 /** Parses and checks the command line (nothing touched yet). */
@@ -149,13 +138,13 @@ export function parseBlkgenArgs(args: string[]): BlkgenOptions {
   if (positionals.length !== 1) {
     throw new UsageError(positionals.length === 0 ? "DEVICE is missing" : "one DEVICE only");
   }
-  const rw = choice<RwMode>("rw", v.rw, RW_MODES, "randread");
+  const rw = choiceOption<RwMode>("rw", v.rw, RW_MODES, "randread");
   const bs = sizeOption("bs", v.bs) ?? 4096;
   if (bs < 512 || bs % 512 !== 0 || bs > 1 << 20) {
     throw new UsageError(`--bs must be a multiple of 512 from 512 to 1m, got '${v.bs}'`);
   }
   const verify = v.verify ?? false;
-  const runtimeMs = secondsOption("runtime", v.runtime);
+  const runtimeMs = msOption("runtime", v.runtime);
   const count = intOption("count", v.count, 1);
   if (verify && (runtimeMs !== undefined || count !== undefined)) {
     throw new UsageError("--verify covers the range once; it takes no --runtime or --count");
@@ -181,8 +170,8 @@ export function parseBlkgenArgs(args: string[]): BlkgenOptions {
     ...(v.seed !== undefined ? { seed: intOption("seed", v.seed, 0, 0xffffffff)! } : {}),
     ...(runtimeMs !== undefined ? { runtimeMs } : {}),
     ...(count !== undefined ? { count } : {}),
-    ...(v.ramp !== undefined ? { rampMs: secondsOption("ramp", v.ramp)! } : {}),
-    intervalMs: Math.max(100, secondsOption("interval", v.interval) ?? 1000),
+    ...(v.ramp !== undefined ? { rampMs: msOption("ramp", v.ramp)! } : {}),
+    intervalMs: Math.max(100, msOption("interval", v.interval) ?? 1000),
   };
   return {
     device: positionals[0]!,
@@ -190,8 +179,8 @@ export function parseBlkgenArgs(args: string[]): BlkgenOptions {
     queues: intOption("queues", v.queues, 1, 64) ?? 1,
     write: v.write ?? false,
     force: v.force ?? false,
-    access: choice("access", v.access, ["sysfs", "vfio", "auto"] as const, "auto"),
-    ring: choice("ring", v.ring, ["split", "packed", "auto"] as const, "auto"),
+    access: accessOption(v.access),
+    ring: choiceOption("ring", v.ring, ["split", "packed", "auto"] as const, "auto"),
     json: v.json ?? false,
     ...(v.plot !== undefined ? { plot: v.plot } : {}),
     quiet: v.quiet ?? false,
@@ -294,5 +283,6 @@ export const blkgenCommand: Command = {
   name: "blkgen",
   summary: "fio-shaped I/O test (IOPS, latency, verify) through a virtio-blk device",
   usage,
+  parse: parseBlkgenArgs,
   run: runBlkgen,
 };

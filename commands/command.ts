@@ -26,6 +26,11 @@ export interface Command {
   readonly summary: string;
   /** Full text for `virtio <name> --help`. */
   readonly usage: string;
+  /**
+   * Checks a command line without touching any device, file or process: throws UsageError
+   * where `run` would (the help-example test runs every example through it).
+   */
+  parse(args: string[]): unknown;
   /** Runs with the arguments after the command name. Returns the exit code. */
   run(args: string[], io: CommandIO): Promise<number>;
 }

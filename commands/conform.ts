@@ -7,7 +7,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { accessOption, parseArgs } from "./args.ts";
 import { UsageError, VirtioError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
 import { type AccessPath, VirtioPciDevice } from "../lib/driver/virtio_pci_device.ts";
@@ -50,6 +50,11 @@ Options:
       --legacy       use a transitional device's legacy interface
   -h, --help         this help
 
+Examples:
+  virtio conform --list --only '^vq\\.'
+  virtio conform 00:04.0 --only 'vq\\.split' --json
+  virtio conform 00:05.0 --access sysfs --junit conform.xml
+
 Exit codes: 0 every check passed or did not apply, 1 a check failed, 2 usage error,
 130 interrupted (the checks not run are reported SKIP).`;
 
@@ -85,12 +90,8 @@ function openDevice(
   }
 }
 
-/** Runs `virtio conform` with `args`; returns the exit code. */
-export async function runConform(
-  args: string[],
-  io: CommandIO,
-  deps: ConformDeps = {},
-): Promise<number> {
+/** Parses and checks `virtio conform`'s arguments (UsageError on a mistake). */
+export function parseConformArgs(args: string[]) {
   const { values, positionals } = parseArgs(args, {
     only: { type: "string" },
     list: { type: "boolean" },
@@ -113,19 +114,28 @@ export async function runConform(
   const checks = selectChecks(CONFORM_CHECKS, only);
   if (values.list) {
     if (positionals.length) throw new UsageError("--list takes no device");
-    io.out(renderCheckList(checks));
-    return 0;
+    return { values, checks, access: accessOption(values.access), address: undefined };
   }
   if (positionals.length !== 1) throw new UsageError("give exactly one device address");
   if (checks.length === 0) throw new UsageError(`--only '${values.only}' matches no check`);
-  const access = values.access ?? "auto";
-  if (!["auto", "sysfs", "vfio"].includes(access)) {
-    throw new UsageError(`--access must be auto, sysfs or vfio, got '${access}'`);
+  const access = accessOption(values.access);
+  return { values, checks, access, address: normalizePciAddress(positionals[0]!) };
+}
+
+/** Runs `virtio conform` with `args`; returns the exit code. */
+export async function runConform(
+  args: string[],
+  io: CommandIO,
+  deps: ConformDeps = {},
+): Promise<number> {
+  const { values, checks, access, address } = parseConformArgs(args);
+  if (address === undefined) {
+    io.out(renderCheckList(checks));
+    return 0;
   }
-  const address = normalizePciAddress(positionals[0]!);
   const log = (l: string) => io.err(`${l}\n`);
   using ctx = (deps.open ?? openDevice)(address, {
-    access: access as AccessPath | "auto",
+    access,
     force: values.force === true,
     legacy: values.legacy === true,
     log,
@@ -156,5 +166,6 @@ export const conformCommand: Command = {
   name: "conform",
   summary: "check a device against VIRTIO 1.2 device requirements (takes it over)",
   usage,
+  parse: parseConformArgs,
   run: (args, io) => runConform(args, io),
 };

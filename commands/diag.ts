@@ -6,11 +6,17 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { intOption, parseArgs, sysfsParent } from "./args.ts";
+import {
+  accessOption,
+  intOption,
+  parseArgs,
+  ROOT_OPTIONS,
+  rootOption,
+  sysfsUnder,
+} from "./args.ts";
 import { UsageError, VirtioError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
 import { openDeviceBar } from "../lib/device/bar_access.ts";
-import type { AccessPath } from "../lib/driver/virtio_pci_device.ts";
 import { diagnose, type DiagOptions } from "../lib/diag/run.ts";
 import { DIAG_SCHEMA } from "../lib/diag/report.ts";
 import { renderDiagJsonLine, renderDiagText, renderJUnit } from "../lib/diag/render.ts";
@@ -42,8 +48,14 @@ Options:
       --pci-cfg      read device config through the PCI configuration access window
                      (§4.1.4.9; writes only that capability's window fields, see
                      virtio probe --help) and check it works
-      --sysfs DIR    sysfs root (default /sys; for recorded trees)
+      --root DIR     filesystem root holding sys/ (default /; for recorded trees)
   -h, --help         this help
+
+Examples:
+  virtio diag
+  virtio diag 00:04.0 --json
+  virtio diag --jsonl --junit diag.xml
+  virtio diag 00:04.0 --active --peer 00:05.0 --frames 128
 
 Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 usage error.`;
 
@@ -55,12 +67,8 @@ export interface DiagRunDeps {
   readonly hostname?: string;
 }
 
-/** Runs `virtio diag` with `args`; returns the exit code. */
-export async function runDiag(
-  args: string[],
-  io: CommandIO,
-  deps: DiagRunDeps = {},
-): Promise<number> {
+/** Parses and checks `virtio diag`'s arguments (UsageError on a mistake). */
+export function parseDiagArgs(args: string[]) {
   const { values, positionals } = parseArgs(args, {
     active: { type: "boolean" },
     force: { type: "boolean" },
@@ -70,14 +78,11 @@ export async function runDiag(
     json: { type: "boolean" },
     jsonl: { type: "boolean" },
     junit: { type: "string" },
-    sysfs: { type: "string" },
     "pci-cfg": { type: "boolean" },
+    ...ROOT_OPTIONS,
   });
   if (values.json && values.jsonl) throw new UsageError("--json and --jsonl exclude each other");
-  const access = values.access ?? "auto";
-  if (!["auto", "sysfs", "vfio"].includes(access)) {
-    throw new UsageError(`--access must be auto, sysfs or vfio, got '${access}'`);
-  }
+  const access = accessOption(values.access);
   for (const opt of ["force", "access", "peer", "frames"] as const) {
     if (values[opt] !== undefined && !values.active) {
       throw new UsageError(`--${opt} only applies with --active`);
@@ -89,17 +94,25 @@ export async function runDiag(
   if (peer && addresses.includes(peer)) {
     throw new UsageError(`--peer ${peer} is also a device to diagnose`);
   }
-  const sysfsRoot = values.sysfs;
+  return { values, addresses, peer, frames, access, root: rootOption(values) };
+}
+
+/** Runs `virtio diag` with `args`; returns the exit code. */
+export async function runDiag(
+  args: string[],
+  io: CommandIO,
+  deps: DiagRunDeps = {},
+): Promise<number> {
+  const { values, addresses, peer, frames, access, root } = parseDiagArgs(args);
   const report = await diagnose({
     ...(addresses.length ? { addresses } : {}),
-    ...(sysfsRoot ? { sysfsRoot } : {}),
+    ...(root !== undefined ? { sysfsRoot: sysfsUnder(root) } : {}),
     openBar: deps.openBar ??
-      ((a, b, o) =>
-        openDeviceBar(a, b, { writable: o.writable, sysfsRoot: sysfsParent(sysfsRoot) })),
+      ((addr, b, o) => openDeviceBar(addr, b, { writable: o.writable, sysfsRoot: root ?? "/" })),
     active: values.active === true,
     pciCfg: values["pci-cfg"] === true,
     force: values.force === true,
-    access: access as AccessPath | "auto",
+    access,
     ...(peer ? { peer } : {}),
     ...(frames === undefined ? {} : { frames }),
     log: (l) => io.err(`${l}\n`),
@@ -125,5 +138,6 @@ export const diagCommand: Command = {
   name: "diag",
   summary: "health checks per device: pass/warn/fail, --json/--jsonl/--junit",
   usage,
+  parse: parseDiagArgs,
   run: (args, io) => runDiag(args, io),
 };

@@ -59,36 +59,50 @@ function listing(): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Parses and checks `virtio lab`'s arguments (UsageError on a mistake): the lab's options,
+ * and the guest command after `--` (default `virtio probe`), or "list" for --list.
+ */
+export function parseLabArgs(args: string[]) {
+  const dash = args.indexOf("--");
+  const own = dash >= 0 ? args.slice(0, dash) : args;
+  const command = dash >= 0 ? args.slice(dash + 1) : ["virtio", "probe"];
+  const { values, positionals } = parseArgs(own, {
+    devices: { type: "string", short: "d", default: "default" },
+    "qemu-arg": { type: "string", multiple: true },
+    capture: { type: "string", multiple: true },
+    "capture-file": { type: "string" },
+    timeout: { type: "string" },
+    memory: { type: "string" },
+    list: { type: "boolean" },
+    "no-drivers": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  if (positionals.length) {
+    throw new UsageError(`unexpected '${positionals[0]}': put the guest command after --`);
+  }
+  if (values.list) return "list";
+  if (command.length === 0) throw new UsageError("no command after --");
+  if (values["capture-file"] && values.capture?.length !== 1) {
+    throw new UsageError("--capture-file goes with exactly one --capture NAME");
+  }
+  const timeout = intOption("timeout", values.timeout, 10, 86400) ?? 300;
+  const memoryMiB = intOption("memory", values.memory, 256, 16384);
+  return { values, command, timeout, memoryMiB };
+}
+
 export const labCommand: Command = {
   name: "lab",
   summary: "boot a throwaway QEMU VM with real virtio devices and run a command in it",
   usage,
+  parse: parseLabArgs,
   async run(args, io) {
-    const dash = args.indexOf("--");
-    const own = dash >= 0 ? args.slice(0, dash) : args;
-    const command = dash >= 0 ? args.slice(dash + 1) : ["virtio", "probe"];
-    const { values, positionals } = parseArgs(own, {
-      devices: { type: "string", short: "d", default: "default" },
-      "qemu-arg": { type: "string", multiple: true },
-      capture: { type: "string", multiple: true },
-      "capture-file": { type: "string" },
-      timeout: { type: "string" },
-      memory: { type: "string" },
-      list: { type: "boolean" },
-      "no-drivers": { type: "boolean" },
-      quiet: { type: "boolean", short: "q" },
-    });
-    if (positionals.length) {
-      throw new UsageError(`unexpected '${positionals[0]}': put the guest command after --`);
-    }
-    if (values.list) {
+    const a = parseLabArgs(args);
+    if (a === "list") {
       io.out(listing());
       return 0;
     }
-    if (command.length === 0) throw new UsageError("no command after --");
-    if (values["capture-file"] && values.capture?.length !== 1) {
-      throw new UsageError("--capture-file goes with exactly one --capture NAME");
-    }
+    const { values, command, timeout, memoryMiB } = a;
     // Quiet: hide the lab's own and the kernel's lines, keep the command's stderr.
     let ready = false;
     const onConsole = (line: string) => {
@@ -97,14 +111,13 @@ export const labCommand: Command = {
         line.startsWith("qemu-system-x86_64: warning: hub");
       if (!values.quiet || (ready && !chatter)) io.err(line + "\n");
     };
-    const timeout = intOption("timeout", values.timeout, 10, 86400) ?? 300;
     const result = await runInLab({
       devices: values.devices,
       command,
       qemuArgs: values["qemu-arg"] ?? [],
       capture: values.capture ?? [],
       timeoutMs: timeout * 1000,
-      memoryMiB: intOption("memory", values.memory, 256, 16384),
+      memoryMiB,
       noDrivers: values["no-drivers"] === true,
       onConsole,
     }).catch((e) => {

@@ -14,12 +14,11 @@ import { PcapWriter } from "../lib/pktgen/pcap.ts";
 import { runChartSvg } from "../lib/pktgen/plot.ts";
 import type { Clock } from "../lib/pktgen/pacer.ts";
 import {
-  buildOptions,
   checkAgainstDevice,
   MAX_SLOT_WIRE_SIZE,
-  PKTGEN_ARGS,
   type PktgenOptions,
 } from "../lib/pktgen/run/options.ts";
+import { buildOptions, PKTGEN_ARGS } from "./pktgen_options.ts";
 import { type NetPort, runSession } from "../lib/pktgen/run/session.ts";
 import { checkCpuAllowed } from "../lib/sys/affinity.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -57,14 +56,14 @@ Traffic (transmit and loopback):
 
 Run length (default: until Ctrl-C):
   -n, --count N           frames to send (tx, loopback) or to receive (--rx)
-  -d, --duration SECS     stop after SECS seconds (whichever of count/duration comes first)
+      --duration SECS     stop after SECS seconds (whichever of count/duration comes first)
 
 Device:
       --access MODE       sysfs | vfio | auto (default auto: vfio when in an IOMMU group)
       --ring FORMAT       split | packed | auto (default auto: packed when offered)
       --queue-size N      entries per queue (power of two for split rings; default 256)
   -b, --batch N           frames per kick (default 128)
-  -q, --queues N          queue pairs (needs VIRTIO_NET_F_MQ; PEER uses as many), one flow id
+      --queues N          queue pairs (needs VIRTIO_NET_F_MQ; PEER uses as many), one flow id
                           per transmit queue. One loop on one thread serves them round-robin:
                           this spreads the device's work, not ours — the JS side stays on one
                           core. The summary counts frames per queue (how the device spread
@@ -82,12 +81,19 @@ Output:
       --plot FILE.svg     tx/rx rate (and latency in loopback) over time
       --pcap FILE         save received frames (pcap, ns timestamps; --rx or --loopback)
       --verify            check IP/UDP checksums of every received frame (default 1 in 16)
-      --quiet             no live line on stderr
+  -q, --quiet             no live line on stderr
       --stall-timeout S   give up when transmit makes no progress for S s (default 3)
       --warmup S          warm the JIT for S s on private in-memory rings first (default 1, 0: off)
 
 Expectations:
       --expect-loss N     fail (exit 1) when more than N frames are lost (--rx, --loopback)
+
+Examples:
+  virtio pktgen 0000:00:04.0 --count 1000000 --size 64
+  virtio pktgen 00:04.0 --duration 10 --rate 1M --size imix --json
+  virtio pktgen 00:04.0 --loopback 00:05.0 -n 100000 --expect-loss 0 --plot run.svg
+  virtio pktgen 00:05.0 --rx --duration 30 --pcap rx.pcap -q
+  virtio pktgen 00:04.0 --queues 4 --src-port 1024-1087 --dst-mac=02:00:00:00:00:02
 
 Exit codes: 0 the run met what was asked, 1 loss above --expect-loss or a device error,
 2 usage error. Ctrl-C stops the run, prints the summary and gives the device back.`;
@@ -131,13 +137,18 @@ export function openPort(address: string, o: PktgenOptions, log: (l: string) => 
   }
 }
 
+/** Parses and checks `virtio pktgen`'s arguments (UsageError on a mistake); nothing opened. */
+export function parsePktgenArgs(args: string[]): PktgenOptions {
+  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
+  return buildOptions(values, positionals);
+}
+
 export async function runPktgen(
   args: string[],
   io: CommandIO,
   deps: PktgenDeps = {},
 ): Promise<number> {
-  const { values, positionals } = parseArgs(args, PKTGEN_ARGS);
-  const o = buildOptions(values, positionals);
+  const o = parsePktgenArgs(args);
   const log = (l: string) => {
     if (!o.quiet) io.err(`${l}\n`);
   };
@@ -185,5 +196,6 @@ export const pktgenCommand: Command = {
   name: "pktgen",
   summary: "send, receive or loop back UDP test traffic through a virtio-net device",
   usage,
+  parse: parsePktgenArgs,
   run: (args, io) => runPktgen(args, io),
 };

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs, sysfsParent } from "./args.ts";
+import { parseArgs, ROOT_OPTIONS, rootOption, sysfsUnder } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
 import { normalizePciAddress } from "../lib/pci/address.ts";
 import { openDeviceBar } from "../lib/device/bar_access.ts";
@@ -35,40 +35,71 @@ Options:
                      window fields (cap.bar, cap.offset, cap.length, pci_cfg_data) and
                      leaves it disarmed (cap.length 0); no device register is written
                      unless --allow-writes on a driverless device. Needs root.
-      --sysfs DIR    sysfs root (default /sys; for recorded trees)
+      --root DIR     filesystem root holding sys/ (default /; for recorded trees)
   -h, --help         this help
 
-Reading capabilities and device registers needs root.`;
+Reading capabilities and device registers needs root.
+
+Examples:
+  virtio probe
+  virtio probe 00:04.0 --json
+  virtio probe -t net,blk -v
+  virtio probe --root tests/fixtures/host --pci-cfg`;
 
 /** The probe options a run uses; `openBar` is injectable for tests. */
 export interface ProbeRunDeps {
   readonly openBar?: ProbeOptions["openBar"];
 }
 
-export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {}): number {
+/** The probe command line, checked; nothing read yet. */
+export interface ProbeArgs {
+  readonly addresses: string[];
+  readonly types?: number[];
+  readonly root?: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly allowWrites: boolean;
+  readonly pciCfg: boolean;
+}
+
+/** Parses and checks `virtio probe`'s arguments (UsageError on a mistake). */
+export function parseProbeArgs(args: string[]): ProbeArgs {
   const { values, positionals } = parseArgs(args, {
     type: { type: "string", short: "t" },
     json: { type: "boolean" },
     verbose: { type: "boolean", short: "v" },
     "allow-writes": { type: "boolean" },
     "pci-cfg": { type: "boolean" },
-    sysfs: { type: "string" },
+    ...ROOT_OPTIONS,
   });
   const types = values.type?.split(",").filter((w) => w !== "").map((w) => {
     const t = deviceTypeFromName(w.trim().toLowerCase());
     if (t === undefined) throw new UsageError(`unknown device type '${w}'`);
     return t;
   });
-  const addresses = positionals.map(normalizePciAddress);
-  const options: ProbeOptions = {
-    ...(values.sysfs ? { sysfsRoot: values.sysfs } : {}),
+  const root = rootOption(values);
+  return {
+    addresses: positionals.map(normalizePciAddress),
     ...(types ? { types } : {}),
-    openBar: deps.openBar ??
-      ((a, b, o) =>
-        openDeviceBar(a, b, { writable: o.writable, sysfsRoot: sysfsParent(values.sysfs) })),
+    ...(root !== undefined ? { root } : {}),
+    json: values.json === true,
+    verbose: values.verbose === true,
     allowWrites: values["allow-writes"] === true,
     pciCfg: values["pci-cfg"] === true,
-    raw: values.verbose === true,
+  };
+}
+
+export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {}): number {
+  const a = parseProbeArgs(args);
+  const { addresses, types, root } = a;
+  const options: ProbeOptions = {
+    ...(root !== undefined ? { sysfsRoot: sysfsUnder(root) } : {}),
+    ...(types ? { types } : {}),
+    openBar: deps.openBar ??
+      ((addr, b, o) => openDeviceBar(addr, b, { writable: o.writable, sysfsRoot: root ?? "/" })),
+    allowWrites: a.allowWrites,
+    pciCfg: a.pciCfg,
+    raw: a.verbose,
   };
   const report: ProbeReport = addresses.length === 0 ? probeAll(options) : {
     schema: PROBE_SCHEMA,
@@ -76,8 +107,8 @@ export function runProbe(args: string[], io: CommandIO, deps: ProbeRunDeps = {})
       .filter((d) => !types || types.includes(d.type.id)),
     non_pci: [],
   };
-  if (values.json) io.out(JSON.stringify(report, null, 2) + "\n");
-  else io.out(renderReport(report, { color: io.color, verbose: values.verbose === true }));
+  if (a.json) io.out(JSON.stringify(report, null, 2) + "\n");
+  else io.out(renderReport(report, { color: io.color, verbose: a.verbose }));
   const partial = report.devices.some((d) => d.notes.some((n) => n.includes("run as root")));
   if (partial) {
     io.err("virtio: not root: capabilities and device registers were not read; run as root\n");
@@ -90,5 +121,6 @@ export const probeCommand: Command = {
   name: "probe",
   summary: "show every virtio device, decoded, read-only",
   usage,
+  parse: parseProbeArgs,
   run: (args, io) => Promise.resolve(runProbe(args, io)),
 };

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { parseArgs, ROOT_OPTIONS, rootOption } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type DevbindOptions, type DeviceStatus, virtioStatus } from "../lib/device/devbind.ts";
 
@@ -19,7 +19,11 @@ claim record of a process that took it over. Read-only.
 Options:
       --json       machine-readable output: {"schema":"virtio-status/1","devices":[...]}
       --root DIR   filesystem root holding sys/, proc/, run/ (default /; for fake trees)
-  -h, --help       this help`;
+  -h, --help       this help
+
+Examples:
+  virtio status
+  virtio status --json --root /tmp/fake-tree`;
 
 export const STATUS_SCHEMA = "virtio-status/1";
 
@@ -57,15 +61,18 @@ function renderText(devices: DeviceStatus[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** Parses and checks `virtio status`'s arguments (UsageError on a mistake). */
+export function parseStatusArgs(args: string[]): { json: boolean; root: string | undefined } {
+  const { values, positionals } = parseArgs(args, { json: { type: "boolean" }, ...ROOT_OPTIONS });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  return { json: values.json === true, root: rootOption(values) };
+}
+
 /** Runs `virtio status`; `deps` points it at a fake tree in tests. */
 export function runStatus(args: string[], io: CommandIO, deps: DevbindOptions = {}): number {
-  const { values, positionals } = parseArgs(args, {
-    json: { type: "boolean" },
-    root: { type: "string" },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  const devices = virtioStatus({ ...deps, ...(values.root ? { root: values.root } : {}) });
-  if (values.json) io.out(JSON.stringify({ schema: STATUS_SCHEMA, devices }, null, 2) + "\n");
+  const { json, root } = parseStatusArgs(args);
+  const devices = virtioStatus({ ...deps, ...(root !== undefined ? { root } : {}) });
+  if (json) io.out(JSON.stringify({ schema: STATUS_SCHEMA, devices }, null, 2) + "\n");
   else io.out(renderText(devices));
   return 0;
 }
@@ -74,5 +81,6 @@ export const statusCommand: Command = {
   name: "status",
   summary: "every virtio device: driver, in use or not and why, claims",
   usage,
+  parse: parseStatusArgs,
   run: (args, io) => Promise.resolve(runStatus(args, io)),
 };

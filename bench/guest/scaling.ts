@@ -56,7 +56,7 @@ async function pktgen(device: string, extra: string[], cpu?: number) {
     device,
     "--access",
     "sysfs",
-    "-d",
+    "--duration",
     String(SECONDS + WARMUP),
     "--json",
     "--interval",
@@ -79,7 +79,7 @@ function emit(r: Omit<ScalingRecord, "kind">) {
 for (let round = 1; round <= ROUNDS; round++) {
   if (a.mq) {
     for (const pairs of [1, 2, 4]) {
-      const r = await pktgen(a.mq, ["-q", String(pairs)]);
+      const r = await pktgen(a.mq, ["--queues", String(pairs)]);
       emit({
         group: "queues",
         case: `${pairs} pair${pairs > 1 ? "s" : ""}`,

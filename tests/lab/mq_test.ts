@@ -22,10 +22,10 @@ const Q = MQ_QUEUE_PAIRS;
 
 const SCRIPT = `
 echo "@@loop"
-virtio pktgen 0000:00:12.0 --loopback 0000:00:13.0 -q ${Q} -n ${COUNT} --rate 20k \
+virtio pktgen 0000:00:12.0 --loopback 0000:00:13.0 --queues ${Q} -n ${COUNT} --rate 20k \
   --src-port 1024-1279 --verify --expect-loss 0 --json --quiet; echo "@@rc $?"
 echo "@@too-many"
-virtio pktgen 0000:00:12.0 -q ${Q + 1} -n 10 --quiet 2>&1; echo "@@rc $?"
+virtio pktgen 0000:00:12.0 --queues ${Q + 1} -n 10 --quiet 2>&1; echo "@@rc $?"
 echo "@@driver"
 for d in 12.0 13.0; do basename $(readlink /sys/bus/pci/devices/0000:00:$d/driver); done
 `;

@@ -27,11 +27,11 @@ virtio pktgen 0000:00:04.0 --loopback 0000:00:06.0 -n 10000 --rate 5k --expect-l
 mark loop-legacy
 virtio pktgen 0000:00:05.0 --loopback 0000:00:06.0 -n 5000 --rate 5k --expect-loss 0 --json --quiet; echo "@@rc $?"
 mark rate
-virtio pktgen 0000:00:04.0 -d 4 --rate 2k --json --interval 0.5 --quiet; echo "@@rc $?"
+virtio pktgen 0000:00:04.0 --duration 4 --rate 2k --json --interval 0.5 --quiet; echo "@@rc $?"
 mark rx
-(virtio pktgen 0000:00:06.0 --rx -n 1000 -d 60 --pcap /tmp/rx.pcap --verify --json --quiet > /tmp/rx.json; echo $? > /tmp/rx.rc) &
+(virtio pktgen 0000:00:06.0 --rx -n 1000 --duration 60 --pcap /tmp/rx.pcap --verify --json --quiet > /tmp/rx.json; echo $? > /tmp/rx.rc) &
 sleep 6
-virtio pktgen 0000:00:04.0 -d 20 --rate 2k --dst-mac 52:54:00:12:34:06 --dst-port 7002 --quiet > /dev/null
+virtio pktgen 0000:00:04.0 --duration 20 --rate 2k --dst-mac 52:54:00:12:34:06 --dst-port 7002 --quiet > /dev/null
 wait
 cat /tmp/rx.json; echo "@@rc $(cat /tmp/rx.rc)"
 mark rxpcap
@@ -42,7 +42,7 @@ mark driver
 basename $(readlink /sys/bus/pci/devices/0000:00:05.0/driver)
 for d in 06.0 05.0; do
   mark speed-$d
-  virtio pktgen 0000:00:$d -d 6 --json --interval 1 --quiet; echo "@@rc $?"
+  virtio pktgen 0000:00:$d --duration 6 --json --interval 1 --quiet; echo "@@rc $?"
 done
 `;
 

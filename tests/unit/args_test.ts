@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { joinOptionValues, parseArgs } from "../../commands/args.ts";
+import {
+  choiceOption,
+  joinOptionValues,
+  parseArgs,
+  rootOption,
+  secondsOption,
+  SHORT_OPTIONS,
+} from "../../commands/args.ts";
+import { commands } from "../../commands/registry.ts";
 import { UsageError } from "../../lib/errors.ts";
 
 const OPTIONS = {
@@ -41,4 +49,50 @@ Deno.test("args: a missing value or unknown option is a UsageError with the whol
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
+});
+
+Deno.test("args: a short option given to another long name is refused (one meaning each)", () => {
+  assert.equal(SHORT_OPTIONS.d, "devices");
+  assert.equal(SHORT_OPTIONS.q, "quiet");
+  assert.throws(
+    () => parseArgs([], { duration: { type: "string", short: "d" } }),
+    /-d is --devices in every command, not --duration/,
+  );
+  assert.throws(() => parseArgs([], { x: { type: "boolean", short: "x" } }), /-x is --\(none\)/);
+});
+
+Deno.test("args: every command's option table passes the short-option check", () => {
+  // Each parser runs its table through the check before it looks at the words, so a table
+  // giving -q to --queues throws a plain Error (not a UsageError) even for no arguments.
+  for (const c of commands) {
+    try {
+      c.parse([]);
+    } catch (e) {
+      assert.ok(e instanceof UsageError, `${c.name}: ${e}`);
+    }
+  }
+});
+
+Deno.test("args: --root is the one fake-tree option; --sysfs its old name for the sys dir", () => {
+  assert.equal(rootOption({}), undefined);
+  assert.equal(rootOption({ root: "/tmp/t" }), "/tmp/t");
+  assert.equal(rootOption({ sysfs: "/tmp/t/sys" }), "/tmp/t");
+  assert.throws(() => rootOption({ root: "/a", sysfs: "/a/sys" }), UsageError);
+  assert.throws(() => rootOption({ sysfs: "/tmp/t" }), UsageError);
+  assert.throws(() => rootOption({ root: "" }), UsageError);
+});
+
+Deno.test("args: seconds and choices, with the option named in the message", () => {
+  assert.equal(secondsOption("warmup", "0.5"), 0.5);
+  assert.equal(secondsOption("warmup", undefined), undefined);
+  assert.throws(
+    () => secondsOption("interval", "0", 0.1),
+    /--interval must be a number of seconds ≥ 0.1, got '0'/,
+  );
+  assert.throws(() => secondsOption("runtime", " "), UsageError);
+  assert.equal(choiceOption("ring", undefined, ["split", "packed"], "split"), "split");
+  assert.throws(
+    () => choiceOption("ring", "x", ["split", "packed"], "split"),
+    /--ring must be one of split, packed, got 'x'/,
+  );
 });

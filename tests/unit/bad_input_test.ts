@@ -113,7 +113,7 @@ const CASES: Case[] = [
   { args: ["pktgen", "00:04.0", "00:05.0"], code: 2, says: /one DEVICE expected, got 2/ },
   { args: ["probe", ABSENT], code: 1, says: /^virtio: no PCI device 0000:00:1f\.7$/ },
   { args: ["pktgen", ABSENT, "-n", "1"], code: 1, says: /^virtio: no PCI device 0000:00:1f\.7$/ },
-  { args: ["bind", ABSENT, "-d", "vfio-pci"], code: 1, says: /no PCI device 0000:00:1f\.7$/ },
+  { args: ["bind", ABSENT, "--driver", "vfio-pci"], code: 1, says: /no PCI device 0000:00:1f\.7$/ },
   // Not a virtio device (read-only probe, and a takeover refused before touching anything).
   { args: ["probe", BRIDGE], code: 1, says: /0000:00:00\.0 is not a virtio device \(vendor/ },
   { args: ["pktgen", BRIDGE, "-n", "1"], code: 1, says: /0000:00:00\.0 is not a virtio device/ },

@@ -147,7 +147,7 @@ Deno.test("bind to vfio-pci and back to virtio-pci; unbind; no-ops change nothin
   assert.throws(() => Deno.statSync(`${k.root}/run/virtio-toolkit/claims/${NIC}.json`));
   k.writes.length = 0;
   const same = capture();
-  runBind([NIC, "-d", "vfio-pci"], same, k.deps);
+  runBind([NIC, "--driver=vfio-pci"], same, k.deps);
   assert.match(same.stdout, /already bound to vfio-pci, nothing changed/);
   assert.deepEqual(k.writes, []);
   const back = capture();

@@ -411,7 +411,7 @@ Deno.test("pktgen run: a full-speed run on the real clock sees an abort from a t
   const { sim, port } = simPort("split");
   const ac = new AbortController();
   // Bounded, so a loop that never yields properly ends by "duration" and fails below.
-  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "-d", "5"]);
+  const o = pktgenOptions(["00:04.0", "--loopback", "00:05.0", "--quiet", "--duration", "5"]);
   let abortedAt = 0;
   // A timer (like a signal) can only run when the loop yields a full event-loop turn.
   const timer = setTimeout(() => {

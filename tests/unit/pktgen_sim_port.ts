@@ -5,7 +5,8 @@ import { SimNetLoopback } from "../../testing/sim_net.ts";
 import { ModernTransport } from "../../lib/virtio/modern_transport.ts";
 import { VirtioNet } from "../../lib/net/virtio_net.ts";
 import type { NetPort } from "../../lib/pktgen/run/session.ts";
-import { buildOptions, PKTGEN_ARGS, type PktgenOptions } from "../../lib/pktgen/run/options.ts";
+import type { PktgenOptions } from "../../lib/pktgen/run/options.ts";
+import { buildOptions, PKTGEN_ARGS } from "../../commands/pktgen_options.ts";
 import { parseArgs } from "../../commands/args.ts";
 
 const F = (n: number) => 1n << BigInt(n);

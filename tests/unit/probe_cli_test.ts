@@ -62,14 +62,14 @@ Deno.test("not root: a 64-byte config space gives a clear message and exit code 
   const root = Deno.makeTempDirSync();
   try {
     const src = `${FIXTURE_SYSFS}/bus/pci/devices/0000:00:05.0`;
-    const dst = `${root}/bus/pci/devices/0000:00:05.0`;
+    const dst = `${root}/sys/bus/pci/devices/0000:00:05.0`;
     Deno.mkdirSync(dst, { recursive: true });
     for (const f of Deno.readDirSync(src)) {
       if (f.isFile) Deno.copyFileSync(`${src}/${f.name}`, `${dst}/${f.name}`);
     }
     Deno.writeFileSync(`${dst}/config`, Deno.readFileSync(`${src}/config`).slice(0, 64));
     const io = captureIO();
-    const code = runProbe(["--sysfs", `${root}`], io, { openBar: fixtureOpener().open });
+    const code = runProbe(["--root", root], io, { openBar: fixtureOpener().open });
     assert.equal(code, 1);
     assert.match(io.stderr, /not root.*run as root/);
     assert.match(io.stdout, /only 64 bytes of config space readable/);
