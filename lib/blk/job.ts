@@ -13,139 +13,30 @@ import { LatencyHistogram } from "../pktgen/histogram.ts";
 import { monotonicNs } from "../pktgen/pacer.ts";
 import type { Segment } from "../queue/virtqueue.ts";
 import { checkPattern, fillPattern } from "./pattern.ts";
-import {
-  type BlkLimits,
-  SECTOR_BYTES,
-  VIRTIO_BLK_T_FLUSH,
-  VIRTIO_BLK_T_IN,
-  VIRTIO_BLK_T_OUT,
-} from "./protocol.ts";
-import type { BlkCompletion, BlkRequestQueue } from "./request_queue.ts";
-import { modeRandom, modeWrites, type RwMode, Workload } from "./workload.ts";
+import { type BlkLimits, SECTOR_BYTES, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from "./protocol.ts";
+import { flushOnce } from "./read_blocks.ts";
+import type { BlkCompletion } from "./request_queue.ts";
+import { modeRandom, modeWrites, Workload } from "./workload.ts";
+import type {
+  BlkDirectionStats,
+  BlkInterval,
+  BlkJobDeps,
+  BlkJobOptions,
+  BlkJobResult,
+  BlkTarget,
+  VerifyMismatch,
+} from "./job_types.ts";
 
-/** What a job does. Sizes in bytes, times in ms. */
-export interface BlkJobOptions {
-  /** Direction and order of the requests (fio's rw=). */
-  readonly rw: RwMode;
-  /** Percent reads for randrw (default 50). */
-  readonly rwmixread?: number;
-  /** Block size per request: a multiple of the device's block size. */
-  readonly bs: number;
-  /** Requests in flight per queue. */
-  readonly iodepth: number;
-  /** First byte of the range (a multiple of bs). */
-  readonly offset?: number;
-  /** Bytes of the range from offset (default: to the end, whole blocks of bs). */
-  readonly size?: number;
-  /** Time-based run: repeat over the range for this long. */
-  readonly runtimeMs?: number;
-  /** Stop after this many requests. */
-  readonly count?: number;
-  /** Run this long before counting anything (warm-up). */
-  readonly rampMs?: number;
-  /** Write a pattern and read every block back, checking it; or (read modes) only check. */
-  readonly verify?: boolean;
-  /** Seed of the offsets and the verify pattern (default 1). */
-  readonly seed?: number;
-  /** Live-line period (default 1000). */
-  readonly intervalMs?: number;
-  /** Give up when requests are in flight and none completes for this long (default 5000). */
-  readonly stallMs?: number;
-}
-
-/** One direction's totals over the measured time. */
-export interface BlkDirectionStats {
-  /** Requests completed OK. */
-  ios: number;
-  /** Bytes moved by them. */
-  bytes: number;
-  /** Submission to completion, ns (what fio calls clat). */
-  clat: LatencyHistogram;
-  /** Preparing the request to completion, ns (fio's lat: slat + clat). */
-  lat: LatencyHistogram;
-  /** This direction's counted span: first counted submission to last completion, ns. */
-  activeNs: number;
-  /** Start of the span (clock ns; Infinity until a request counts). */
-  fromNs: number;
-}
-
-/** One live-line interval. */
-export interface BlkInterval {
-  /** Seconds since the start, at the end of the interval. */
-  t: number;
-  /** Still in the ramp (not counted). */
-  ramp: boolean;
-  /** "write" or "verify" for a verified run's passes, else "run". */
-  phase: string;
-  /** Reads within the interval: rate, bandwidth and clat percentiles. */
-  read: BlkIntervalRates;
-  /** Writes within the interval. */
-  write: BlkIntervalRates;
-}
-
-/** One direction within one interval. */
-export interface BlkIntervalRates {
-  /** Requests per second. */
-  iops: number;
-  /** Bytes per second. */
-  bwBytes: number;
-  /** Median completion latency, ns (NaN without requests). */
-  p50Ns: number;
-  /** 99th percentile completion latency, ns. */
-  p99Ns: number;
-}
-
-/** A block whose read-back did not match. */
-export interface VerifyMismatch {
-  /** Its first 512-byte sector. */
-  sector: number;
-  /** What was wrong (crc, misdirected, another seed). */
-  reason: string;
-}
-
-/** What a job did. */
-export interface BlkJobResult {
-  /** Reads counted. */
-  read: BlkDirectionStats;
-  /** Writes counted. */
-  write: BlkDirectionStats;
-  /** From the first submission to the end, ns. */
-  elapsedNs: number;
-  /** The counted part (after the ramp), ns. */
-  measuredNs: number;
-  /** Stopped by the signal (Ctrl-C / SIGTERM). */
-  interrupted: boolean;
-  /** Why the job stopped early: a device error or a failed request. */
-  error?: string;
-  /** Verified runs: blocks checked and the first mismatches (at most 16 kept). */
-  verify?: { blocksChecked: number; mismatchCount: number; mismatches: VerifyMismatch[] };
-  /** The FLUSH sent at the end of a writing run, when the device offers it. */
-  flush?: { ok: boolean; latNs: number };
-  /** One entry per live-line interval. */
-  intervals: BlkInterval[];
-}
-
-/** The opened device as a job needs it. */
-export interface BlkTarget {
-  /** The negotiated limits (capacity, block size, read-only ...). */
-  readonly limits: BlkLimits;
-  /** The request queues to serve. */
-  readonly queues: readonly BlkRequestQueue[];
-}
-
-/** What a job needs from outside. */
-export interface BlkJobDeps {
-  /** Aborting it stops the job (Ctrl-C). */
-  readonly signal: AbortSignal;
-  /** Monotonic ns clock. */
-  readonly clock?: () => number;
-  /** Called once per loop turn (a simulated device does its work here). */
-  readonly tick?: () => void;
-  /** Throws when the device has gone or reset (checked once per interval). */
-  readonly health?: () => void;
-  /** Each interval's rates; `progress` 0..1 for bounded runs. */
-  readonly onInterval?: (i: BlkInterval, progress: number | undefined) => void;
-}
+export type {
+  BlkDirectionStats,
+  BlkInterval,
+  BlkIntervalRates,
+  BlkJobDeps,
+  BlkJobOptions,
+  BlkJobResult,
+  BlkTarget,
+  VerifyMismatch,
+} from "./job_types.ts";
 
 const YIELD_NS = 5_000_000;
 const KEEP_MISMATCHES = 16;
@@ -343,23 +234,34 @@ export async function runBlkJob(
     }
   };
 
+  /** Every few ms, lets timers and the signal run (the loop polls, it never waits). */
+  const yieldSometimes = async () => {
+    if (clock() - lastYield <= YIELD_NS) return;
+    await new Promise((r) => setImmediate(r));
+    lastYield = clock();
+  };
+
+  /** One turn of the device (tick) and of every queue's completions; returns how many. */
+  const pollAll = (): number => {
+    deps.tick?.();
+    let got = 0;
+    for (const rq of queues) {
+      done.length = 0;
+      got += rq.poll(done);
+      const now = clock();
+      for (const c of done) complete(c, now);
+    }
+    return got;
+  };
+
   const drain = async (timeoutNs: number) => {
     const until = clock() + timeoutNs;
     while (inFlight > 0) {
-      deps.tick?.();
-      for (const q of queues) {
-        done.length = 0;
-        q.poll(done);
-        const now = clock();
-        for (const c of done) complete(c, now);
-      }
+      pollAll();
       if (inFlight > 0 && clock() > until) {
         throw new DeviceError(`${inFlight} requests not completed within ${timeoutNs / 1e6} ms`);
       }
-      if (clock() - lastYield > YIELD_NS) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = clock();
-      }
+      await yieldSometimes();
     }
   };
 
@@ -404,14 +306,8 @@ export async function runBlkJob(
           for (let i = 0; i < n; i++) slotKick[justSubmitted[i]!] = k;
         }
       }
-      deps.tick?.();
-      let got = 0;
-      for (const rq of queues) {
-        done.length = 0;
-        got += rq.poll(done);
-        now = clock();
-        for (const c of done) complete(c, now);
-      }
+      const got = pollAll();
+      now = clock();
       if (got > 0 || inFlight === 0) lastProgress = now;
       else if (now - lastProgress > stallNs) {
         throw new DeviceError(
@@ -424,10 +320,7 @@ export async function runBlkJob(
         deps.health?.();
         closeInterval(now);
       }
-      if (now - lastYield > YIELD_NS) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = clock();
-      }
+      await yieldSometimes();
     }
     // Requests still in flight (signal, error, runtime): collect them so no buffer is reused
     // or freed under the device; they count, and so does the time they took.
@@ -442,7 +335,13 @@ export async function runBlkJob(
 
   let flush: BlkJobResult["flush"];
   if (writes && limits.flush && error === undefined && write.ios + iv.write.ios > 0) {
-    flush = await flushAll(queues[0]!, clock, deps, stallNs);
+    // §5.2.6.2: a FLUSH makes every completed write durable; sent once, on an idle queue.
+    const t = clock();
+    const r = flushOnce(queues[0]!, dma, {
+      timeoutMs: stallNs / 1e6,
+      ...(deps.tick ? { tick: deps.tick } : {}),
+    });
+    flush = { ok: r.status === "ok", latNs: clock() - t };
   }
   const measuredNs = measuredFrom === Infinity ? 0 : Math.max(0, end - measuredFrom);
   return {
@@ -456,26 +355,4 @@ export async function runBlkJob(
     ...(flush ? { flush } : {}),
     intervals,
   };
-}
-
-/** §5.2.6.2: a FLUSH makes every completed write durable; sent once at the end. */
-async function flushAll(
-  q: BlkRequestQueue,
-  clock: () => number,
-  deps: BlkJobDeps,
-  stallNs: number,
-): Promise<{ ok: boolean; latNs: number }> {
-  const t = clock();
-  if (!q.enqueue(VIRTIO_BLK_T_FLUSH, 0, [], -1)) return { ok: false, latNs: 0 };
-  q.kick();
-  const done: BlkCompletion[] = [];
-  while (done.length === 0) {
-    deps.tick?.();
-    q.poll(done);
-    if (done.length === 0) {
-      if (clock() - t > stallNs) throw new DeviceError("FLUSH did not complete");
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-  return { ok: done[0]!.status === "ok", latNs: clock() - t };
 }

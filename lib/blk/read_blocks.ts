@@ -1,7 +1,8 @@
 /**
- * One bounded request through a request queue, outside any job: the disk's head for the
- * signature check before blkgen writes, single sectors and a FLUSH for diag, DISCARD and WRITE_ZEROES ranges. Polls with a
- * deadline, so a device that never answers is an error, not a hang. Only WRITE_ZEROES changes data.
+ * One bounded request through an idle request queue: the disk's head for the signature check
+ * before blkgen writes, single sectors and a FLUSH for diag, the FLUSH at the end of a blkgen
+ * job, DISCARD and WRITE_ZEROES ranges. Polls with a deadline, so a device that never answers
+ * is an error, not a hang. Only WRITE_ZEROES changes data.
  * @module
  */
 import type { DmaAllocator } from "../dma/memory.ts";
@@ -9,7 +10,6 @@ import { DeviceError } from "../errors.ts";
 import { sleepSync } from "../virtio/sleep.ts";
 import {
   type BlkLimits,
-  SECTOR_BYTES,
   VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_IN,
@@ -78,6 +78,13 @@ export function rangesOnce(
   );
 }
 
+const REQUEST_NAMES: Record<number, string> = {
+  [VIRTIO_BLK_T_IN]: "read",
+  [VIRTIO_BLK_T_FLUSH]: "FLUSH",
+  [VIRTIO_BLK_T_DISCARD]: "DISCARD",
+  [VIRTIO_BLK_T_WRITE_ZEROES]: "WRITE_ZEROES",
+};
+
 function requestOnce(
   q: BlkRequestQueue,
   dma: DmaAllocator,
@@ -88,11 +95,12 @@ function requestOnce(
   fill?: (buf: Uint8Array) => void,
 ): ReadResult {
   if (q.inFlight !== 0) throw new Error("a single request needs an idle queue");
+  const what = REQUEST_NAMES[type] ?? `request type ${type}`;
   const buf = bytes > 0 ? dma.alloc(bytes, 4096) : undefined;
   if (buf && fill) fill(buf.bytes);
   const data = buf ? [{ iova: buf.iova, len: bytes }] : [];
   if (!q.enqueue(type, sector, data, 0)) {
-    throw new DeviceError(`a read of ${bytes / SECTOR_BYTES} sectors does not fit the queue`);
+    throw new DeviceError(`a ${what} of ${bytes} bytes does not fit the queue`);
   }
   q.kick();
   const done: BlkCompletion[] = [];
@@ -102,7 +110,7 @@ function requestOnce(
     q.poll(done);
     if (done.length > 0) break;
     if (performance.now() > deadline) {
-      throw new DeviceError(`a read of sector ${sector} did not complete`);
+      throw new DeviceError(`a ${what} at sector ${sector} did not complete`);
     }
     sleepSync(0.05);
   }

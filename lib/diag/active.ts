@@ -43,7 +43,7 @@ export interface ActiveOptions {
   readonly access?: AccessPath | "auto";
   /** A second NIC of ours on the same wire: the self-test checks it receives our frames. */
   readonly peer?: string;
-  /** Frames the NIC self-test sends (default 64: below one ring, see LAB-NOTES). */
+  /** Frames the NIC self-test sends (default 64: below one ring, which QEMU takes even with no receiver on the wire). */
   readonly frames?: number;
   /** How long the self-test waits for completions (default 3000 ms). */
   readonly timeoutMs?: number;
@@ -251,7 +251,7 @@ export async function checkNetSelftest(
       await sleep(1);
     }
     if (done < frames) {
-      // QEMU holds transmission while nothing on the wire can receive (LAB-NOTES).
+      // QEMU holds transmission while nothing on the wire can receive (after one ring).
       const hint = done > 0 ? "; is anything on the wire accepting frames?" : "";
       return check.fail(
         name,

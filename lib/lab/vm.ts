@@ -154,8 +154,8 @@ function qemuCommandLine(
     args.push(...d.args.map((a) => a.replaceAll("{disk}", diskImage(runDir, d))));
   }
   // A hub port with no peer device: frames sent to it are dropped, so a NIC transmitting
-  // alone is never back-pressured after one ring (LAB-NOTES: QEMU stops transmit when
-  // nothing on the hub can receive).
+  // alone is never back-pressured after one ring (QEMU stops taking a NIC's frames when
+  // nothing on the hub can receive: in this lab transmit stalled after 256 frames).
   if (devices.some((d) => d.virtioType === 1 && !d.tap)) {
     args.push("-netdev", "hubport,id=sink,hubid=0");
   }
