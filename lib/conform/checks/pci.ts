@@ -110,6 +110,26 @@ function findingCheck(id: string, requirement: string, match: RegExp): Check {
   };
 }
 
+/** Modern PCI with a pci_cfg capability (§4.1.4.9). */
+function needsPciCfgWindow(ctx: ConformContext): true | string {
+  const m = needsModernPci(ctx);
+  if (m !== true) return m;
+  return ctx.pci!.caps.some((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)
+    ? true
+    : "no pci_cfg capability";
+}
+
+/** The common configuration structure reached through the pci_cfg window (§4.1.4.9). */
+function commonThroughWindow(ctx: ConformContext, writable: boolean) {
+  const pcicap = ctx.pci!.caps.find((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)!;
+  const common = firstCap(ctx.pci!.caps, VIRTIO_PCI_CAP_COMMON_CFG)!;
+  const w = new PciCfgWindow(ctx.pci!.config, pcicap.capOffset, pcicap.capLength);
+  return w.region(
+    { bar: common.bar, offset: Number(common.offset), length: Number(common.length) },
+    writable,
+  );
+}
+
 export const PCI_CHECKS: readonly Check[] = [
   {
     id: "pci.id.vendor",
@@ -238,23 +258,9 @@ export const PCI_CHECKS: readonly Check[] = [
     id: "pci.cfg-window.read",
     section: "4.1.4.9.1",
     requirement: "a read through the PCI configuration access window returns the BAR's data",
-    applies: (ctx) => {
-      const m = needsModernPci(ctx);
-      if (m !== true) return m;
-      return ctx.pci!.caps.some((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)
-        ? true
-        : "no pci_cfg capability";
-    },
+    applies: needsPciCfgWindow,
     run: (ctx) => {
-      const pcicap = ctx.pci!.caps.find((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)!;
-      const common = firstCap(ctx.pci!.caps, VIRTIO_PCI_CAP_COMMON_CFG)!;
-      const w = new PciCfgWindow(ctx.pci!.config, pcicap.capOffset, pcicap.capLength);
-      const region = w.region({
-        bar: common.bar,
-        offset: Number(common.offset),
-        length: Number(common.length),
-      });
-      const through = region.read16(COMMON_CFG.num_queues);
+      const through = commonThroughWindow(ctx, false).read16(COMMON_CFG.num_queues);
       const direct = commonCfg(ctx).read16(COMMON_CFG.num_queues);
       return expect(through === direct, `window ${hex(through)}`, `BAR ${hex(direct)}`);
     },
@@ -263,24 +269,11 @@ export const PCI_CHECKS: readonly Check[] = [
     id: "pci.cfg-window.write",
     section: "4.1.4.9.1",
     requirement: "a write through the PCI configuration access window reaches the BAR",
-    applies: (ctx) => {
-      const m = needsModernPci(ctx);
-      if (m !== true) return m;
-      return ctx.pci!.caps.some((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)
-        ? true
-        : "no pci_cfg capability";
-    },
+    applies: needsPciCfgWindow,
     run: (ctx) => {
-      const pcicap = ctx.pci!.caps.find((c) => c.cfgType === VIRTIO_PCI_CAP_PCI_CFG)!;
-      const common = firstCap(ctx.pci!.caps, VIRTIO_PCI_CAP_COMMON_CFG)!;
-      const w = new PciCfgWindow(ctx.pci!.config, pcicap.capOffset, pcicap.capLength);
       const c = commonCfg(ctx);
       c.write16(COMMON_CFG.queue_select, 0);
-      w.region(
-        { bar: common.bar, offset: Number(common.offset), length: Number(common.length) },
-        true,
-      )
-        .write16(COMMON_CFG.queue_select, 1);
+      commonThroughWindow(ctx, true).write16(COMMON_CFG.queue_select, 1);
       const seen = c.read16(COMMON_CFG.queue_select);
       c.write16(COMMON_CFG.queue_select, 0);
       return expect(seen === 1, `queue_select ${seen}`, "1");

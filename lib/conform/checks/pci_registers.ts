@@ -10,7 +10,7 @@ import { commonCfg, type ConformContext, needsModernPci, negotiate } from "../co
 import { PCI_CAP_ID_MSIX, readMsix } from "../../pci/capabilities.ts";
 import { COMMON_CFG } from "../../virtio/constants.ts";
 import { exchange, startSession } from "../session.ts";
-import { workloadFor } from "./workload.ts";
+import { hasWorkload, workloadOf } from "./workload.ts";
 
 const NO_VECTOR = 0xffff;
 
@@ -60,13 +60,9 @@ const READBACK: Check[] = [
     section: "4.1.4.5.1",
     requirement:
       "the queue interrupt bit is set for a used buffer, and a read of ISR status resets it to 0",
-    applies: (ctx) => {
-      const w = workloadFor(ctx);
-      return typeof w === "string" ? w : true;
-    },
+    applies: hasWorkload,
     run: (ctx) => {
-      const w = workloadFor(ctx);
-      if (typeof w === "string") throw new Error(w);
+      const w = workloadOf(ctx);
       const s = startSession(ctx, { queues: [w.queue] });
       ctx.transport.readIsr();
       exchange(ctx, s.queue(w.queue), [w.request(0)]);

@@ -9,7 +9,7 @@ import { type Check, expect, fail, pass } from "../check.ts";
 import { type ConformContext, needsFeature, needsModernPci } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
 import { commonWithQueue } from "./pci_registers.ts";
-import { workloadFor } from "./workload.ts";
+import { workloadFor, workloadOf } from "./workload.ts";
 import { createVirtqueue } from "../../queue/virtqueue.ts";
 import { COMMON_CFG, VIRTIO_F_RING_RESET } from "../../virtio/constants.ts";
 import { firstCap } from "../../virtio/capabilities.ts";
@@ -28,8 +28,7 @@ const applies = (ctx: ConformContext) => {
 
 /** A running session on the workload queue with RING_RESET negotiated. */
 function running(ctx: ConformContext) {
-  const w = workloadFor(ctx);
-  if (typeof w === "string") throw new Error(w);
+  const w = workloadOf(ctx);
   const s = startSession(ctx, { queues: [w.queue], want: 1n << VIRTIO_F_RING_RESET });
   return { w, s, q: s.queue(w.queue) };
 }

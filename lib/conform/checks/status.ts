@@ -9,7 +9,7 @@
 import { type Check, expect, fail, hex, pass } from "../check.ts";
 import { commonCfg, type ConformContext, deviceCfg, has, needsModernPci } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
-import { workloadFor } from "./workload.ts";
+import { hasWorkload, workloadOf } from "./workload.ts";
 import { FEATURE_RULES, featureViolations } from "../../diag/feature_rules.ts";
 import {
   COMMON_CFG,
@@ -227,13 +227,9 @@ export const STATUS_CHECKS: readonly Check[] = [
     section: "2.1.2",
     requirement:
       "the device uses no buffer before DRIVER_OK, even when the queue is live and kicked",
-    applies: (ctx) => {
-      const w = workloadFor(ctx);
-      return typeof w === "string" ? w : true;
-    },
+    applies: hasWorkload,
     run: (ctx) => {
-      const w = workloadFor(ctx);
-      if (typeof w === "string") throw new Error(w);
+      const w = workloadOf(ctx);
       let early = 0;
       const s = startSession(ctx, {
         queues: [w.queue],
@@ -262,13 +258,9 @@ export const STATUS_CHECKS: readonly Check[] = [
     section: "2.5",
     requirement:
       "initialising the device does not raise a configuration change interrupt (ISR bit 1) when nothing changed",
-    applies: (ctx) => {
-      const w = workloadFor(ctx);
-      return typeof w === "string" ? w : true;
-    },
+    applies: hasWorkload,
     run: (ctx) => {
-      const w = workloadFor(ctx);
-      if (typeof w === "string") throw new Error(w);
+      const w = workloadOf(ctx);
       ctx.transport.reset();
       ctx.transport.readIsr();
       startSession(ctx, { queues: [w.queue] });

@@ -9,7 +9,7 @@
 import { type Check, expect, fail, pass } from "../check.ts";
 import { type ConformContext, has, needsFeature } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
-import { workloadFor } from "./workload.ts";
+import { workloadFor, workloadOf } from "./workload.ts";
 import type { RingFormat } from "../../queue/virtqueue.ts";
 import {
   VIRTIO_F_EVENT_IDX,
@@ -43,8 +43,7 @@ function forFormat(format: RingFormat): Check[] {
   const f = format;
   const sec = f === "split" ? "2.7" : "2.8";
   const setup = (ctx: ConformContext, want = 0n, size?: number) => {
-    const w = workloadFor(ctx);
-    if (typeof w === "string") throw new Error(w);
+    const w = workloadOf(ctx);
     const s = startSession(ctx, { queues: [w.queue], format: f, want, ...(size ? { size } : {}) });
     return { w, s, q: s.queue(w.queue) };
   };

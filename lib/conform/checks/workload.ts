@@ -86,3 +86,16 @@ const WORKLOADS: Record<number, Workload> = {
 export function workloadFor(ctx: ConformContext): Workload | string {
   return WORKLOADS[ctx.deviceType] ?? "no harmless request known for this device type";
 }
+
+/** `applies` of a check that needs a workload: true, or why there is none. */
+export function hasWorkload(ctx: ConformContext): true | string {
+  const w = workloadFor(ctx);
+  return typeof w === "string" ? w : true;
+}
+
+/** The workload of a check whose `applies` was {@link hasWorkload} (throws if there is none). */
+export function workloadOf(ctx: ConformContext): Workload {
+  const w = workloadFor(ctx);
+  if (typeof w === "string") throw new Error(w);
+  return w;
+}
