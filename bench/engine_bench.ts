@@ -1,7 +1,7 @@
 /**
  * The pktgen loop's own cost per packet on the host: the real `runEngine` with real
  * TxQueue/RxQueue over split and packed rings in fake DMA memory, against an "echo" device
- * written with typed arrays (bench/echo_device.ts) that completes everything at once. The
+ * written with typed arrays (lib/pktgen/run/echo_device.ts) that completes everything at once. The
  * device is nearly free, so ns/packet is what the driver side spends: frame patch, ring
  * writes, reclaim, validation, statistics. Under TCG the same work costs ~10× more, which is
  * what bounds the lab rates (bench/README.md).
@@ -17,7 +17,7 @@ import { parseSizes, SizeSequence } from "../lib/pktgen/sizes.ts";
 import { runEngine, type TxStream } from "../lib/pktgen/run/engine.ts";
 import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "../testing/fake_dma.ts";
-import { echoDevice } from "./echo_device.ts";
+import { echoDevice } from "../lib/pktgen/run/echo_device.ts";
 
 const NET_HDR = 12;
 
@@ -71,7 +71,7 @@ async function run(
       oneSize: true,
       seq: 0,
     });
-    tick = echoDevice(q, () => 0);
+    tick = echoDevice(q, 0);
   } else {
     const rx = new RxQueue(q, dma, NET_HDR);
     // Every slot holds a valid frame of ours once; the device "writes" only the length.
@@ -80,7 +80,7 @@ async function run(
     rx.fill();
     spec.rx.push(rx);
     const len = NET_HDR + wireSize - 4;
-    tick = echoDevice(q, () => len);
+    tick = echoDevice(q, len);
   }
   const result = await runEngine({
     ...spec,

@@ -11,7 +11,7 @@ import { BufferSlots, SlotPoster } from "../lib/queue/slots.ts";
 import { createVirtqueue, type RingFormat } from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "../testing/fake_dma.ts";
 import { SimQueue } from "../testing/sim_device.ts";
-import { echoDevice } from "./echo_device.ts";
+import { echoDevice } from "../lib/pktgen/run/echo_device.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,7 +32,7 @@ function run(format: RingFormat, device: "echo" | "sim", eventIdx: boolean) {
   const q = createVirtqueue({ dma, size, format, eventIdx, notify: sim.notify });
   sim.attach(q.addresses);
   q.disableInterrupts();
-  const step = device === "echo" ? echoDevice(q, () => 0) : () => void sim.completeAll(0);
+  const step = device === "echo" ? echoDevice(q, 0) : () => void sim.completeAll(0);
   const slots = new BufferSlots(dma, size, 2048);
   const tx = new SlotPoster(q, slots);
   const done = new Uint32Array(batch);

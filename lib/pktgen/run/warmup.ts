@@ -14,10 +14,10 @@
 import type { DmaAllocator, DmaRegion } from "../../dma/memory.ts";
 import { RxQueue, TxQueue } from "../../net/packet_queues.ts";
 import { createVirtqueue, type Virtqueue } from "../../queue/virtqueue.ts";
-import * as L from "../../queue/layout.ts";
 import { FrameWriter } from "../frame.ts";
 import { fixedRange, parseRange } from "../flows.ts";
 import { SizeSequence } from "../sizes.ts";
+import { echoDevice } from "./echo_device.ts";
 import { type EngineSpec, runEngine, type TxStream } from "./engine.ts";
 
 /** Heap memory with made-up IOVAs: nothing outside this process ever sees them. */
@@ -30,49 +30,6 @@ class HeapDma implements DmaAllocator {
     return { iova, bytes: new Uint8Array(new ArrayBuffer(size)) };
   }
   [Symbol.dispose](): void {}
-}
-
-/**
- * A device that, on each call, marks every buffer made available in `q` used, with length
- * `usedLen` (0 for transmit; header + frame for receive, whose slots hold a frame already).
- * Typed arrays straight on the ring, one descriptor per buffer (the slot queues' layout).
- */
-function echo(q: Virtqueue, usedLen: number): () => void {
-  const { buffer, byteOffset } = q.region.bytes;
-  const mask = q.size - 1;
-  if (q.format === "split") {
-    const layout = L.splitLayout(q.size, false);
-    const avail = new Uint16Array(buffer, byteOffset + layout.avail, 3 + q.size);
-    const used16 = new Uint16Array(buffer, byteOffset + layout.used, 2);
-    const used32 = new Uint32Array(buffer, byteOffset + layout.used, 1 + 2 * q.size);
-    let lastAvail = 0, usedIdx = 0;
-    return () => {
-      const idx = Atomics.load(avail, 1);
-      while (lastAvail !== idx) {
-        const e = 1 + ((usedIdx & mask) << 1);
-        used32[e] = avail[2 + (lastAvail & mask)]!;
-        used32[e + 1] = usedLen;
-        lastAvail = (lastAvail + 1) & 0xffff;
-        usedIdx = (usedIdx + 1) & 0xffff;
-      }
-      Atomics.store(used16, 1, usedIdx);
-    };
-  }
-  const desc16 = new Uint16Array(buffer, byteOffset, 8 * q.size);
-  const desc32 = new Uint32Array(buffer, byteOffset, 4 * q.size);
-  let pos = 0, wrap = 1;
-  return () => {
-    for (;;) {
-      const f = desc16[(pos << 3) + 7]!;
-      if (((f >> 7) & 1) !== wrap || f >> 15 === wrap) return;
-      desc32[(pos << 2) + 2] = usedLen; // the id is in place already
-      desc16[(pos << 3) + 7] = wrap ? 0x8080 : 0;
-      if (++pos === q.size) {
-        pos = 0;
-        wrap ^= 1;
-      }
-    }
-  };
 }
 
 /** The frames a receive warm-up gets: what our own sender sends. */
@@ -115,7 +72,7 @@ export async function warmUp(
     const t = new TxQueue(q, dma, s.queue.headerSize, s.queue.slotSize);
     const sizes = new SizeSequence(s.sizes.table, s.sizes.description);
     for (const f of t.frames) s.writer.prefill(f, 0, s.oneSize ? sizes.min : undefined);
-    steps.push(echo(q, 0));
+    steps.push(echoDevice(q, 0));
     return { queue: t, writer: s.writer, sizes, oneSize: s.oneSize ?? false, seq: 0 };
   });
   // Its own writer: writing another size with a stream's writer would change the size its
@@ -135,7 +92,7 @@ export async function warmUp(
       len = writer.write(f, 0, 64, 0, 0);
     }
     x.fill();
-    steps.push(echo(q, r.headerSize + len));
+    steps.push(echoDevice(q, r.headerSize + len));
     return x;
   });
   // A copy with the same keys in the same order (session.ts makes every key present): the
