@@ -33,9 +33,20 @@ export interface LabDevice {
   /**
    * A raw disk image the lab creates (sparse, zero-filled, `bytes` long) in the run's
    * directory for this device, removed with it; `{disk}` in `args` is its path. For
-   * block tests that write and read back (QEMU's null-co backend discards writes).
+   * block tests that write and read back (QEMU's null-co backend discards writes), or a
+   * pmem device's backing file.
    */
   readonly disk?: { readonly bytes: number };
+  /**
+   * Guest-physical device memory the device takes, in MiB (virtio-pmem, virtio-mem): the lab
+   * then gives QEMU `maxmem` room for it above the guest's RAM.
+   */
+  readonly deviceMemoryMiB?: number;
+  /**
+   * Host files QEMU needs for the device (e.g. `/dev/vhost-vsock`): the lab refuses to boot
+   * without them, naming what is missing, instead of leaving it to a QEMU error.
+   */
+  readonly hostNeeds?: readonly string[];
 }
 
 /** "0000:00:SS.0" for a slot. */
@@ -277,6 +288,78 @@ export const DEVICES: Readonly<Record<string, LabDevice>> = Object.fromEntries(
     dataDisk("blk-data-legacy", 0x18, ",disable-modern=on", 0x1001, { legacy: true }),
     dataDisk("blk-data-packed", 0x19, ",disable-legacy=on,packed=on", 0x1042, { packed: true }),
     dataDisk("blk-ro", 0x1a, ",disable-legacy=on", 0x1042, { readOnly: true }, ",readonly=on"),
+    {
+      name: "iommu",
+      slot: 0x1b,
+      args: ["-device", "virtio-iommu-pci,addr=1b,id=lab-iommu,boot-bypass=on"],
+      pciDeviceId: 0x1057,
+      virtioType: 23,
+      // Debian 12's 6.1 kernel has no CONFIG_VIRTIO_IOMMU: the device stays driverless, and
+      // boot-bypass keeps the other devices' DMA untranslated. Not for use with needsIommu.
+      modules: [],
+      // bypass is what we asked; the others are QEMU 7.2's fixed x86 values: the target page
+      // mask (4 KiB pages), the whole 64-bit input range, 32-bit domain ids, 512-byte probe.
+      given: { bypass: true, pageSizeMask: "0xfffffffffffff000", probeSize: 512 },
+    },
+    {
+      name: "tablet",
+      slot: 0x1c,
+      args: ["-device", "virtio-tablet-pci,addr=1c,serial=labtablet0"],
+      pciDeviceId: 0x1052,
+      virtioType: 18,
+      modules: ["virtio_input"],
+      given: { name: "QEMU Virtio Tablet", serial: "labtablet0" },
+    },
+    {
+      // Before pmem in slot order, so QEMU places it first, at the 1 GiB-aligned start of
+      // device memory: the kernel adds it in 128 MiB memory blocks, which want that alignment.
+      name: "mem",
+      slot: 0x1d,
+      args: [
+        "-object",
+        "memory-backend-ram,id=lab-mem-ram,size=512M",
+        "-device",
+        "virtio-mem-pci,memdev=lab-mem-ram,id=lab-mem,addr=1d,block-size=2M,requested-size=128M",
+      ],
+      pciDeviceId: 0x1058,
+      virtioType: 24,
+      modules: ["virtio_mem"],
+      given: {
+        regionSize: 512 * 1024 * 1024,
+        blockSize: 2 * 1024 * 1024,
+        requestedSize: 128 * 1024 * 1024,
+        node: 0,
+      },
+      deviceMemoryMiB: 512,
+    },
+    {
+      name: "pmem",
+      slot: 0x1e,
+      args: [
+        "-object",
+        "memory-backend-file,id=lab-pmem-file,share=on,mem-path={disk},size=64M",
+        "-device",
+        "virtio-pmem-pci,memdev=lab-pmem-file,id=lab-pmem,addr=1e",
+      ],
+      pciDeviceId: 0x105b,
+      virtioType: 27,
+      // nd_pmem turns the region's namespace into /dev/pmem0.
+      modules: ["virtio_pmem", "nd_pmem"],
+      given: { sizeBytes: 64 * 1024 * 1024 },
+      disk: { bytes: 64 * 1024 * 1024 },
+      deviceMemoryMiB: 64,
+    },
+    {
+      // vhost-vsock: QEMU needs the host kernel's vhost_vsock (/dev/vhost-vsock).
+      name: "vsock",
+      slot: 0x01,
+      args: ["-device", "vhost-vsock-pci,addr=1,guest-cid=3,id=lab-vsock"],
+      pciDeviceId: 0x1053,
+      virtioType: 19,
+      modules: ["vmw_vsock_virtio_transport"],
+      given: { guestCid: 3 },
+      hostNeeds: ["/dev/vhost-vsock"],
+    },
   ].map((d) => [d.name, d]),
 );
 
@@ -298,6 +381,7 @@ export const DEVICE_SETS: Readonly<Record<string, readonly string[]>> = {
     "input",
   ],
   "probe-extra": ["net-speed", "blk-4k", "crypto"],
+  "probe-mem": ["iommu", "tablet", "mem", "pmem"],
   vfio: ["net-vfio", "net-vfio-packed", "net-peer"],
   mq: ["net-mq-a", "net-mq-b"],
   "blk-data": ["blk-data", "blk-data-legacy", "blk-data-packed", "blk-ro"],
@@ -317,4 +401,14 @@ export function resolveDevices(spec: string): LabDevice[] {
     }
   }
   return [...names].map((n) => DEVICES[n]!).sort((a, b) => a.slot - b.slot);
+}
+
+/** What `devices` need of the host that it lacks, as "device: file" (empty: nothing missing). */
+export function missingHostNeeds(
+  devices: readonly LabDevice[],
+  exists: (path: string) => boolean,
+): string[] {
+  return devices.flatMap((d) =>
+    (d.hostNeeds ?? []).filter((p) => !exists(p)).map((p) => `${d.name}: ${p}`)
+  );
 }

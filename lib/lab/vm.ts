@@ -5,7 +5,14 @@
  * @module
  */
 import { TimeoutError, VirtioError } from "../errors.ts";
-import { LAB_ROOT_SLOT, LAB_SHARE_SLOT, type LabDevice, resolveDevices } from "./devices.ts";
+import {
+  LAB_ROOT_SLOT,
+  LAB_SHARE_SLOT,
+  type LabDevice,
+  missingHostNeeds,
+  resolveDevices,
+} from "./devices.ts";
+import { exists } from "../sys/files.ts";
 import { ensureInitramfs, ROOT_MODULES } from "./initramfs.ts";
 import { ensureKernel, type LabKernel } from "./kernel.ts";
 import { parseModulesDep, parseVirtioAliases, resolveModules } from "./modules.ts";
@@ -117,7 +124,7 @@ function qemuCommandLine(
     "-smp",
     String(o.cpus ?? 2),
     "-m",
-    String(o.memoryMiB ?? 1024),
+    memoryArg(o.memoryMiB ?? 1024, devices),
     "-nodefaults",
     "-no-user-config",
     "-display",
@@ -172,6 +179,15 @@ function qemuCommandLine(
   return args;
 }
 
+/**
+ * `-m`: the guest's RAM, plus `maxmem` room for the devices that take device memory
+ * (virtio-pmem, virtio-mem), with 1 GiB to spare for the alignment QEMU places them at.
+ */
+export function memoryArg(ramMiB: number, devices: readonly LabDevice[]): string {
+  const device = devices.reduce((sum, d) => sum + (d.deviceMemoryMiB ?? 0), 0);
+  return device === 0 ? String(ramMiB) : `${ramMiB}M,maxmem=${ramMiB + device + 1024}M`;
+}
+
 /** Where a device's raw disk image lives for the run. */
 function diskImage(runDir: string, d: LabDevice): string {
   return `${runDir}/${d.name}.img`;
@@ -189,6 +205,16 @@ export async function startLab(o: LabOptions): Promise<LabVm> {
   const cacheDir = o.cacheDir ?? defaultCacheDir();
   await Deno.mkdir(cacheDir, { recursive: true });
   const devices = resolveDevices(o.devices ?? "default");
+  const missing = missingHostNeeds(devices, exists);
+  if (missing.length) {
+    throw new VirtioError(
+      `this host cannot give the lab device(s): ${missing.join(", ")} missing`,
+      {
+        hint: "load the host module that provides it (e.g. vhost_vsock for /dev/vhost-vsock), " +
+          "or leave the device out",
+      },
+    );
+  }
   const kernel = await ensureKernel(cacheDir, (l) => o.onConsole?.(l));
   const initrd = await ensureInitramfs(cacheDir, kernel);
   const accel = await chooseAccel(cacheDir, kernel.vmlinux);

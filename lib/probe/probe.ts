@@ -17,7 +17,7 @@ import { statusNames, VIRTIO_PCI_CAP_COMMON_CFG } from "../virtio/constants.ts";
 import { DEVICE_TYPES, deviceTypeName, virtioIdentityFromPci } from "../virtio/device_types.ts";
 import type { DeviceReport, NonPciDevice, ProbeReport } from "./report.ts";
 import { PROBE_SCHEMA } from "./report.ts";
-import { readKernelView } from "./kernel_view.ts";
+import { memoryBlocksView, readDebugfsFeatures, readKernelView } from "./kernel_view.ts";
 import {
   type ConfigOpener,
   featureSet,
@@ -49,6 +49,8 @@ export interface ProbeOptions {
   readonly pciCfg?: boolean;
   /** Opens a function's config space read-write for the window; the sysfs `config` file by default. */
   readonly openConfig?: ConfigOpener;
+  /** debugfs root, for bound devices' offered features; `<sysfsRoot>/kernel/debug` by default. */
+  readonly debugfsRoot?: string;
 }
 
 function typeInfo(id: number) {
@@ -76,7 +78,7 @@ export function probeAll(options: ProbeOptions = {}): ProbeReport {
     const identity = virtioIdentityFromPci(info.vendor, info.device, info.subsystemDevice);
     if (!identity) continue;
     if (options.types && !options.types.includes(identity.type)) continue;
-    devices.push(withOfferedNote(probeFunction(sysfs, info, options)));
+    devices.push(finish(probeFunction(sysfs, info, options), options));
   }
   const non_pci: NonPciDevice[] = sysfs.listVirtioBus()
     .filter((d) => d.transport !== "pci")
@@ -114,19 +116,41 @@ export function probeDevice(address: string, options: ProbeOptions = {}): Device
       })`,
     );
   }
-  return withOfferedNote(probeFunction(sysfs, info, options));
+  return finish(probeFunction(sysfs, info, options), options);
 }
 
 /**
- * A bound device's offered features are not read (its feature selector is the driver's), and
- * the kernels we know expose them nowhere (no debugfs virtio/<dev>/device_features without
- * CONFIG_VIRTIO_DEBUG): say they are unknown rather than leave it to a guess.
+ * What the kernel knows beyond sysfs, once the registers were read. A bound device's offered
+ * features are not read (its feature selector is the driver's): they come from debugfs
+ * `virtio/<dev>/device_features` where the kernel has it (CONFIG_VIRTIO_DEBUG; Debian 12's
+ * 6.1 has not), else a note says they are unknown — never a guess. For virtio-mem, the
+ * memory blocks the kernel added inside the region its config names.
  */
-function withOfferedNote(report: DeviceReport): DeviceReport {
+function finish(report: DeviceReport, options: ProbeOptions): DeviceReport {
+  const sysfsRoot = options.sysfsRoot ?? "/sys";
+  if (report.kernel_name && !report.features.offered) {
+    const debugfs = options.debugfsRoot ?? `${sysfsRoot}/kernel/debug`;
+    const path = `${debugfs}/virtio/${report.kernel_name}/device_features`;
+    const { bits, problem } = readDebugfsFeatures(path);
+    if (problem) report.findings.push(problem);
+    if (bits !== undefined) report.features.offered = featureSet(report.type.id, bits, "debugfs");
+  }
   if (report.virtio_driver && !report.features.offered) {
     report.notes.push(
-      "offered features unknown: a bound device's are not read, and the kernel does not show them",
+      "offered features unknown: a bound device's are not read, and the kernel does not show " +
+        "them (no debugfs virtio/<dev>/device_features)",
     );
+  }
+  const fields = report.config?.fields;
+  if (report.type.id === 24 && report.virtio_driver && fields) {
+    const addr = typeof fields.addr === "string" && /^0x[0-9a-f]+$/.test(fields.addr)
+      ? BigInt(fields.addr)
+      : undefined;
+    const size = fields.region_size;
+    if (addr !== undefined && (typeof size === "number" || typeof size === "string")) {
+      const view = memoryBlocksView(sysfsRoot, addr, BigInt(size));
+      if (view) Object.assign(report, { kernel_view: [...(report.kernel_view ?? []), view] });
+    }
   }
   return report;
 }

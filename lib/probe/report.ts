@@ -11,8 +11,11 @@ import type { KernelView } from "./kernel_view.ts";
 /** Schema name and version carried in every report's `schema` field. */
 export const PROBE_SCHEMA = "virtio-probe/1";
 
-/** Where a fact came from: the kernel's sysfs view, or the device's own registers. */
-export type FactSource = "sysfs" | "device";
+/**
+ * Where a fact came from: the kernel's sysfs view, the kernel's debugfs (a bound device's
+ * offered features, `virtio/<dev>/device_features`), or the device's own registers.
+ */
+export type FactSource = "sysfs" | "debugfs" | "device";
 
 /** What `virtio probe` found: virtio PCI functions and virtio devices on other transports. */
 export interface ProbeReport {
@@ -119,8 +122,10 @@ export interface DeviceReport {
   /**
    * What the kernel's driver made of the device, from sysfs (no device access): per network
    * interface mac, mtu, speed_mbps, duplex, operstate, rx/tx_queues; per disk capacity,
-   * read_only, block sizes, segment, discard and write-zeroes limits, queues; 9p mount tag;
-   * console ports. Present whenever the kernel shows any.
+   * read_only, block sizes, segment, discard and write-zeroes limits, queues; per input device
+   * name, serial and ids; per pmem region start, size and namespace; virtio-mem's added memory
+   * blocks (with its config read); 9p mount tag; console ports. Present whenever the kernel
+   * shows any.
    */
   readonly kernel_view?: KernelView[];
   /**

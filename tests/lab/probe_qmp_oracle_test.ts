@@ -56,18 +56,25 @@ function qemuBits(type: number, f: QmpFeatures, unmatched: string[]): bigint {
 const LEGACY_ONLY = (1n << 24n) | (1n << 27n) | (1n << 30n);
 const NET_LEGACY_ONLY = 1n << 6n;
 
-/** Probes the `probe` set in one boot and compares with QMP; returns the report. */
-async function oracle(noDrivers: boolean): Promise<ProbeReport> {
+/**
+ * Probes `devices` (default the `probe` set) in one boot and compares with QMP; returns the
+ * report. With rng among them and drivers loaded, rng's virtio driver is unbound first.
+ */
+async function oracle(
+  noDrivers: boolean,
+  devices = "probe",
+  minChecked = 10,
+): Promise<ProbeReport> {
   const rng = pciAddress(DEVICES.rng!.slot);
   const script = [
-    noDrivers
+    noDrivers || !devices.split(",").includes("probe")
       ? "true"
       : `echo $(basename /sys/bus/pci/devices/${rng}/virtio*) > /sys/bus/virtio/drivers/virtio_rng/unbind`,
     "virtio probe --json --pci-cfg --allow-writes",
     "echo 'oracle: probed' > /dev/console",
     "sleep 30",
   ].join("\n");
-  await using vm = await startLab({ devices: "probe", noDrivers, command: ["sh", "-c", script] });
+  await using vm = await startLab({ devices, noDrivers, command: ["sh", "-c", script] });
   await vm.waitForConsole(/^oracle: probed/, 240_000);
   const qmp = await vm.qmp();
   const list = await qmp.execute("x-query-virtio") as { path: string; name: string }[];
@@ -131,7 +138,7 @@ async function oracle(noDrivers: boolean): Promise<ProbeReport> {
     checked.push(`${d.type.name}${d.virtio_driver ? "" : " (driverless)"}`);
   }
   assert.deepEqual(unmatched, [], "QEMU names a feature our tables do not know");
-  assert.ok(checked.length >= 10, `only ${checked.join(", ")}`);
+  assert.ok(checked.length >= minChecked, `only ${checked.join(", ")}`);
   assert.ok(checked.some((c) => c.includes("driverless")), "no driverless device checked");
   console.log(`agreed with QEMU on: ${checked.join(", ")}`);
   return report;
@@ -157,6 +164,12 @@ Deno.test("lab --no-drivers: every device driverless, agrees with QMP, config eq
   assert.equal(fields("scsi").num_queues, DEVICES.scsi!.given.numQueues);
   assert.equal(fields("serial").max_nr_ports, DEVICES.serial!.given.maxPorts);
   assert.equal(fields("gpu").num_scanouts, DEVICES.gpu!.given.maxOutputs);
+});
+
+Deno.test("lab: probe agrees with QMP on the probe-extra and probe-mem devices (crypto, iommu, tablet, mem, pmem ...)", async () => {
+  const report = await oracle(false, "probe-extra,probe-mem", 7);
+  const types = new Set(report.devices.map((d) => d.type.name));
+  for (const t of ["crypto", "iommu", "input", "mem", "pmem"]) assert.ok(types.has(t), t);
 });
 
 function hex(v: bigint): string {

@@ -6,10 +6,10 @@ import {
   parseVirtioAliases,
   resolveModules,
 } from "../../lib/lab/modules.ts";
-import { DEVICES, pciAddress, resolveDevices } from "../../lib/lab/devices.ts";
+import { DEVICES, missingHostNeeds, pciAddress, resolveDevices } from "../../lib/lab/devices.ts";
 import { shellQuote, stage2Script } from "../../lib/lab/stage2.ts";
 import { findXzPayload } from "../../lib/lab/kernel.ts";
-import { hostTmpPaths } from "../../lib/lab/vm.ts";
+import { hostTmpPaths, memoryArg } from "../../lib/lab/vm.ts";
 
 Deno.test("cpio: busybox lists and extracts what we wrote", async () => {
   const enc = new TextEncoder();
@@ -162,4 +162,16 @@ Deno.test("lab stage 2: loads each present device's driver by its sysfs device i
     }),
     /sys\/bus\/virtio\/devices/,
   );
+});
+
+Deno.test("devices: a device the host cannot give is named, not left to QEMU", () => {
+  const ds = resolveDevices("vsock,tablet");
+  assert.deepEqual(missingHostNeeds(ds, () => false), ["vsock: /dev/vhost-vsock"]);
+  assert.deepEqual(missingHostNeeds(ds, (p) => p === "/dev/vhost-vsock"), []);
+});
+
+Deno.test("vm: maxmem room only when a device takes device memory", () => {
+  assert.equal(memoryArg(1024, resolveDevices("net-pair")), "1024");
+  // mem 512 MiB + pmem 64 MiB, plus the 1 GiB spare for alignment.
+  assert.equal(memoryArg(1024, resolveDevices("mem,pmem")), "1024M,maxmem=2624M");
 });
