@@ -11,7 +11,11 @@ import type { ConfigSpace } from "../pci/config_space.ts";
 import { type PciCapability, walkCapabilities } from "../pci/capabilities.ts";
 import { type RegisterRegion, subRegion } from "../pci/region.ts";
 import { firstCap, parseVirtioCapabilities, type VirtioPciCap } from "../virtio/capabilities.ts";
-import { VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_DEVICE_CFG } from "../virtio/constants.ts";
+import {
+  VIRTIO_F_ACCESS_PLATFORM,
+  VIRTIO_PCI_CAP_COMMON_CFG,
+  VIRTIO_PCI_CAP_DEVICE_CFG,
+} from "../virtio/constants.ts";
 import { pollUntil } from "../virtio/sleep.ts";
 import type { Transport } from "../virtio/transport.ts";
 
@@ -123,13 +127,21 @@ export function has(features: bigint, bit: bigint): boolean {
 }
 
 /**
+ * The features a driver accepts whenever they are offered: ACCESS_PLATFORM (§6.1: a device
+ * behind an IOMMU may refuse FEATURES_OK without it, and QEMU's iommu_platform=on does).
+ */
+export function platformFeatures(ctx: ConformContext): bigint {
+  return ctx.transport.deviceFeatures() & (1n << VIRTIO_F_ACCESS_PLATFORM);
+}
+
+/**
  * Resets and negotiates VERSION_1 (plus `extra` when offered) up to FEATURES_OK, so queue
  * fields are written where §3.1.1 puts queue setup (step 7). Returns the accepted set;
  * throws when the device refuses it.
  */
 export function negotiate(ctx: ConformContext, extra = 0n): bigint {
   const t = ctx.transport;
-  const features = ((1n << 32n) | extra) & t.deviceFeatures();
+  const features = ((1n << 32n) | extra | platformFeatures(ctx)) & t.deviceFeatures();
   t.reset();
   t.setStatus(1);
   t.setStatus(3);

@@ -15,7 +15,7 @@ import {
 } from "../virtio/constants.ts";
 import { createVirtqueue, type RingFormat, type Virtqueue } from "../queue/virtqueue.ts";
 import type { DmaRegion } from "../dma/memory.ts";
-import { type ConformContext, has } from "./context.ts";
+import { type ConformContext, has, platformFeatures } from "./context.ts";
 
 /** What to bring up. */
 export interface SessionOptions {
@@ -50,7 +50,7 @@ export function startSession(ctx: ConformContext, o: SessionOptions): Session {
   const notifiers = new Map<number, (v: number) => void>();
   const { decision } = initializeDevice(
     t,
-    { wanted: (o.want ?? 0n) | ringBits, required: ringBits },
+    { wanted: (o.want ?? 0n) | ringBits | platformFeatures(ctx), required: ringBits },
     (d) => {
       for (const i of o.queues) {
         const max = t.queueMaxSize(i);

@@ -6,7 +6,7 @@
  */
 import { type Check, expect, hex } from "../check.ts";
 import type { RawConfig } from "../../virtio/transport.ts";
-import { type ConformContext, deviceCfg, needsFeature } from "../context.ts";
+import { type ConformContext, deviceCfg, needsFeature, platformFeatures } from "../context.ts";
 import { exchange, startSession } from "../session.ts";
 import {
   VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -247,7 +247,9 @@ export const NET_CHECKS: readonly Check[] = [
       t.reset();
       t.setStatus(STATUS_ACKNOWLEDGE);
       t.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-      t.setDriverFeatures((1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC));
+      t.setDriverFeatures(
+        (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC) | platformFeatures(ctx),
+      );
       t.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | 8);
       const cfg = deviceCfg(ctx)!;
       const before = cfg.read8(CFG.mac + 5);

@@ -7,7 +7,14 @@
  * @module
  */
 import { type Check, expect, fail, hex, pass } from "../check.ts";
-import { commonCfg, type ConformContext, deviceCfg, has, needsModernPci } from "../context.ts";
+import {
+  commonCfg,
+  type ConformContext,
+  deviceCfg,
+  has,
+  needsModernPci,
+  platformFeatures,
+} from "../context.ts";
 import { exchange, startSession } from "../session.ts";
 import { hasWorkload, workloadOf } from "./workload.ts";
 import { FEATURE_RULES, featureViolations } from "../../diag/feature_rules.ts";
@@ -33,7 +40,8 @@ function tryFeatures(ctx: ConformContext, features: bigint): boolean {
   t.reset();
   t.setStatus(STATUS_ACKNOWLEDGE);
   t.setStatus(ACK_DRIVER);
-  t.setDriverFeatures(features);
+  // §6.1: ACCESS_PLATFORM goes along whenever offered (a device behind an IOMMU needs it).
+  t.setDriverFeatures(features | platformFeatures(ctx));
   t.setStatus(ACK_DRIVER | STATUS_FEATURES_OK);
   return (t.getStatus() & STATUS_FEATURES_OK) !== 0;
 }
@@ -120,7 +128,8 @@ export const STATUS_CHECKS: readonly Check[] = [
   {
     id: "status.features-ok-valid",
     section: "2.2.2",
-    requirement: "the device accepts (keeps FEATURES_OK set for) the valid subset VERSION_1 alone",
+    requirement:
+      "the device accepts (keeps FEATURES_OK set for) the valid subset VERSION_1 alone (plus ACCESS_PLATFORM when offered)",
     applies: modern,
     run: (ctx) => {
       const ok = tryFeatures(ctx, 1n << VIRTIO_F_VERSION_1);
