@@ -14,19 +14,14 @@ import {
 } from "../virtio/constants.ts";
 import {
   hasFeature,
-  VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_DISCARD,
-  VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_MQ,
-  VIRTIO_BLK_F_RO,
-  VIRTIO_BLK_F_SEG_MAX,
-  VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_F_WRITE_ZEROES,
 } from "../virtio/features.ts";
 import { type FeatureDecision, initializeDevice } from "../virtio/initialize.ts";
 import type { Transport } from "../virtio/transport.ts";
 import { BLK_CONFIG } from "../virtio/config/blk.ts";
-import { type BlkLimits, blkLimits, type BlkRawConfig } from "./protocol.ts";
+import { BLK_DEVICE_FEATURES, type BlkLimits, blkLimits, type BlkRawConfig } from "./protocol.ts";
 import { BlkRequestQueue } from "./request_queue.ts";
 
 const bit = (n: bigint) => 1n << n;
@@ -61,10 +56,8 @@ export class VirtioBlk {
     const want = o.queues ?? 1;
     const depth = o.depth ?? 32;
     const segments = o.segments ?? 1;
-    const wanted = bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) |
-      bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_FLUSH) |
-      bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES) |
-      bit(VIRTIO_F_RING_PACKED) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_ACCESS_PLATFORM);
+    const wanted = BLK_DEVICE_FEATURES | bit(VIRTIO_F_RING_PACKED) | bit(VIRTIO_F_EVENT_IDX) |
+      bit(VIRTIO_F_ACCESS_PLATFORM);
     let required = 0n, refused = 0n;
     if (o.format === "packed") required |= bit(VIRTIO_F_RING_PACKED);
     if (o.format === "split") refused |= bit(VIRTIO_F_RING_PACKED);
