@@ -11,10 +11,11 @@ import { runInLab } from "../lib/lab/vm.ts";
 
 const usage = `Usage: virtio lab [options] [-- COMMAND [ARG...]]
 
-Boots a throwaway QEMU VM (KVM when a test boot shows it works, else software emulation)
-with real QEMU virtio devices and runs COMMAND in it as root; the host's / is the guest's /
-(read-only over virtio-9p), /tmp is the guest's own. 'virtio' and 'deno' are on the guest's PATH. Prints COMMAND's stdout;
-its stderr and the guest console go to stderr. Exits with COMMAND's exit code.
+Boots a throwaway QEMU VM (KVM when a short test boot shows it works, else TCG, QEMU's
+software emulation; VIRTIO_LAB_ACCEL=kvm|tcg forces one) with real QEMU virtio devices and
+runs COMMAND in it as root; the host's / is the guest's / (read-only over virtio-9p), /tmp is
+the guest's own. 'virtio' and 'deno' are on the guest's PATH. Prints COMMAND's stdout; its
+stderr and the guest console go to stderr. Exits with COMMAND's exit code.
 Default COMMAND: virtio probe.
 
 Options:
