@@ -6,7 +6,8 @@
  */
 import { VirtioError } from "../errors.ts";
 import type { DmaAllocator } from "../dma/memory.ts";
-import { createVirtqueue, type RingFormat } from "../queue/virtqueue.ts";
+import type { RingFormat } from "../queue/virtqueue.ts";
+import { setupPollQueue } from "../queue/setup.ts";
 import {
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_EVENT_IDX,
@@ -97,25 +98,11 @@ export class VirtioBlk {
       if (limits.segMax !== undefined && segments > limits.segMax) {
         throw new VirtioError(`${segments} segments per request above seg_max ${limits.segMax}`);
       }
-      const legacy = transport.kind === "legacy";
       const queues: BlkRequestQueue[] = [];
+      const eventIdx = hasFeature(f, VIRTIO_F_EVENT_IDX);
       for (let i = 0; i < want; i++) {
-        const max = transport.queueMaxSize(i);
-        if (max === 0) throw new VirtioError(`queue ${i} is not available`);
-        if (format === "split" && (max & (max - 1)) !== 0) {
-          throw new VirtioError(`queue ${i}: maximum size ${max} is not a power of two (§2.7)`);
-        }
-        const size = legacy ? max : Math.min(256, max);
-        const q = createVirtqueue({
-          dma,
-          size,
-          format,
-          eventIdx: hasFeature(f, VIRTIO_F_EVENT_IDX),
-          legacyLayout: legacy,
-          notify: transport.notifier(i),
-        });
-        transport.setupQueue(i, size, q.addresses);
-        q.disableInterrupts();
+        const q = setupPollQueue(transport, dma, i, { format, eventIdx });
+        const size = q.size;
         // Each request is a chain of header + data segments + status (§5.2.6).
         const perQueue = Math.min(depth, Math.floor(size / (segments + 2)));
         if (perQueue < 1) throw new VirtioError(`queue ${i} of ${size} is too small`);
