@@ -155,6 +155,7 @@ export {
   createVirtqueue,
   type QueueStats,
   type RingFormat,
+  type RingQueue,
   type Segment,
   type Virtqueue,
   type VirtqueueOptions,

@@ -158,6 +158,13 @@ export function rootOption(values: { root?: string; sysfs?: string }): string | 
   return values.root;
 }
 
+/** The arguments of a command that takes only `--json` and the fake-tree root (status, restore). */
+export function parseJsonRootArgs(args: string[]): { json: boolean; root: string | undefined } {
+  const { values, positionals } = parseArgs(args, { json: { type: "boolean" }, ...ROOT_OPTIONS });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  return { json: values.json === true, root: rootOption(values) };
+}
+
 /** `<root>/sys`, the sysfs tree under a {@link rootOption} root. */
 export function sysfsUnder(root: string): string {
   return `${root.replace(/\/+$/, "")}/sys`;

@@ -154,7 +154,7 @@ export async function runConform(
       throw new VirtioError(`cannot write ${values.junit}: ${e instanceof Error ? e.message : e}`);
     }
   }
-  io.out(values.json ? renderConformJson(report) : renderConformText(report));
+  io.out(values.json ? renderConformJson(report) : renderConformText(report, { color: io.color }));
   if (io.signal.aborted) {
     io.err("virtio conform: interrupted; the device was given back\n");
     return 130;

@@ -11,17 +11,18 @@ import { runInLab } from "../lib/lab/vm.ts";
 
 const usage = `Usage: virtio lab [options] [-- COMMAND [ARG...]]
 
-Boots a throwaway QEMU VM (KVM when a test boot shows it works, else software emulation)
-with real QEMU virtio devices and runs COMMAND in it as root; the host's / is the guest's /
-(read-only over virtio-9p), /tmp is the guest's own. 'virtio' and 'deno' are on the guest's PATH. Prints COMMAND's stdout;
-its stderr and the guest console go to stderr. Exits with COMMAND's exit code.
+Boots a throwaway QEMU VM (KVM when a short test boot shows it works, else TCG, QEMU's
+software emulation; VIRTIO_LAB_ACCEL=kvm|tcg forces one) with real QEMU virtio devices and
+runs COMMAND in it as root; the host's / is the guest's / (read-only over virtio-9p), /tmp is
+the guest's own. 'virtio' and 'deno' are on the guest's PATH. Prints COMMAND's stdout; its
+stderr and the guest console go to stderr. Exits with COMMAND's exit code.
 Default COMMAND: virtio probe.
 
 Options:
   -d, --devices SPEC    device sets and/or devices, comma-separated (default: default)
       --qemu-arg ARG    extra QEMU argument, repeatable (bring your own device under test)
-      --capture NAME    dump the traffic of lab NIC NAME to FILE given by --capture-file
-      --capture-file F  where to write the pcap of --capture
+      --capture NAME    dump the traffic of lab NIC NAME (one per run) to --capture-file
+      --capture-file F  where to write the pcap of --capture (both or neither)
       --timeout SECS    wall-clock limit; a hung guest is killed (default 300)
       --memory MIB      guest memory (default 1024)
       --no-drivers      load no virtio device drivers: every device driverless (by
@@ -83,8 +84,11 @@ export function parseLabArgs(args: string[]) {
   }
   if (values.list) return "list";
   if (command.length === 0) throw new UsageError("no command after --");
-  if (values["capture-file"] && values.capture?.length !== 1) {
-    throw new UsageError("--capture-file goes with exactly one --capture NAME");
+  // One NIC per run goes to one file: a --capture without a file (or a second one) would be
+  // taken and thrown away.
+  const captures = values.capture?.length ?? 0;
+  if ((captures > 0 || values["capture-file"]) && !(captures === 1 && values["capture-file"])) {
+    throw new UsageError("--capture NAME and --capture-file FILE go together, one NIC per run");
   }
   const timeout = intOption("timeout", values.timeout, 10, 86400) ?? 300;
   const memoryMiB = intOption("memory", values.memory, 256, 16384);

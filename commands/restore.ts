@@ -6,8 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs, ROOT_OPTIONS, rootOption } from "./args.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseJsonRootArgs } from "./args.ts";
 import { restoreAbandonedClaims } from "../lib/device/claim.ts";
 import type { SysfsOptions } from "../lib/pci/binding.ts";
 
@@ -31,16 +30,9 @@ Exit code 1 when a device could not be given back.`;
 
 export const RESTORE_SCHEMA = "virtio-restore/1";
 
-/** Parses and checks `virtio restore`'s arguments (UsageError on a mistake). */
-export function parseRestoreArgs(args: string[]): { json: boolean; root: string | undefined } {
-  const { values, positionals } = parseArgs(args, { json: { type: "boolean" }, ...ROOT_OPTIONS });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  return { json: values.json === true, root: rootOption(values) };
-}
-
 /** Runs `virtio restore`; `deps` injects a fake kernel in tests. */
 export function runRestore(args: string[], io: CommandIO, deps: SysfsOptions = {}): number {
-  const { json, root } = parseRestoreArgs(args);
+  const { json, root } = parseJsonRootArgs(args);
   const restored = restoreAbandonedClaims({ ...deps, ...(root !== undefined ? { root } : {}) });
   if (json) {
     io.out(JSON.stringify({ schema: RESTORE_SCHEMA, restored }, null, 2) + "\n");
@@ -63,6 +55,6 @@ export const restoreCommand: Command = {
   name: "restore",
   summary: "give back devices a killed virtio process left taken over",
   usage,
-  parse: parseRestoreArgs,
+  parse: parseJsonRootArgs,
   run: (args, io) => Promise.resolve(runRestore(args, io)),
 };

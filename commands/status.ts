@@ -6,8 +6,7 @@
  * @module
  */
 import type { Command, CommandIO } from "./command.ts";
-import { parseArgs, ROOT_OPTIONS, rootOption } from "./args.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseJsonRootArgs } from "./args.ts";
 import { type DevbindOptions, type DeviceStatus, virtioStatus } from "../lib/device/devbind.ts";
 
 const usage = `Usage: virtio status [options]
@@ -61,16 +60,9 @@ function renderText(devices: DeviceStatus[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** Parses and checks `virtio status`'s arguments (UsageError on a mistake). */
-export function parseStatusArgs(args: string[]): { json: boolean; root: string | undefined } {
-  const { values, positionals } = parseArgs(args, { json: { type: "boolean" }, ...ROOT_OPTIONS });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  return { json: values.json === true, root: rootOption(values) };
-}
-
 /** Runs `virtio status`; `deps` points it at a fake tree in tests. */
 export function runStatus(args: string[], io: CommandIO, deps: DevbindOptions = {}): number {
-  const { json, root } = parseStatusArgs(args);
+  const { json, root } = parseJsonRootArgs(args);
   const devices = virtioStatus({ ...deps, ...(root !== undefined ? { root } : {}) });
   if (json) io.out(JSON.stringify({ schema: STATUS_SCHEMA, devices }, null, 2) + "\n");
   else io.out(renderText(devices));
@@ -81,6 +73,6 @@ export const statusCommand: Command = {
   name: "status",
   summary: "every virtio device: driver, in use or not and why, claims",
   usage,
-  parse: parseStatusArgs,
+  parse: parseJsonRootArgs,
   run: (args, io) => Promise.resolve(runStatus(args, io)),
 };

@@ -13,7 +13,12 @@
  */
 
 import { DeviceError } from "../lib/errors.ts";
-import { createVirtqueue, type RingFormat, type Segment } from "../lib/queue/virtqueue.ts";
+import {
+  createVirtqueue,
+  type RingFormat,
+  type Segment,
+  type Virtqueue,
+} from "../lib/queue/virtqueue.ts";
 import { FakeDma } from "./fake_dma.ts";
 import { type SimBuffer, SimQueue } from "./sim_device.ts";
 
@@ -57,6 +62,22 @@ interface Expect {
 /** Throws a FuzzFailure (shared with sim_fuzz_slots.ts). */
 export function fail(msg: string): never {
   throw new FuzzFailure(msg);
+}
+
+/**
+ * The pass rule's second half (shared with sim_fuzz_slots.ts): after a DeviceError the queue is
+ * marked broken and every call on it throws a DeviceError again.
+ */
+export function expectBroken(q: Virtqueue, calls: readonly (() => unknown)[]): void {
+  if (!q.broken) fail("DeviceError but the queue is not marked broken");
+  for (const call of calls) {
+    try {
+      call();
+      fail("a broken queue accepted a call");
+    } catch (again) {
+      if (!(again instanceof DeviceError)) throw again;
+    }
+  }
 }
 
 /** Runs one iteration; throws FuzzFailure when the queue misbehaves. */
@@ -231,15 +252,7 @@ export function fuzzIteration(seed: number, format: RingFormat): FuzzResult {
       throw new FuzzFailure(`seed ${seed} ${format}: unexpected ${e}`, { cause: e });
     }
     if (!corrupted) fail(`seed ${seed} ${format}: DeviceError from an honest device: ${e.message}`);
-    if (!q.broken) fail("DeviceError but the queue is not marked broken");
-    for (const call of [() => q.kick(), () => q.pollUsed(tokens, lens), () => q.hasUsed()]) {
-      try {
-        call();
-        fail("a broken queue accepted a call");
-      } catch (again) {
-        if (!(again instanceof DeviceError)) throw again;
-      }
-    }
+    expectBroken(q, [() => q.kick(), () => q.pollUsed(tokens, lens), () => q.hasUsed()]);
     return { outcome: "device-error", completed, hostile };
   }
 }

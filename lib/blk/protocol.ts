@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  hasFeature,
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_DISCARD,
   VIRTIO_BLK_F_FLUSH,
@@ -116,16 +117,27 @@ export interface BlkLimits {
   writeZeroesLimits?: RangeLimits;
 }
 
-function has(features: bigint, bit: bigint): boolean {
-  return ((features >> bit) & 1n) === 1n;
-}
+/**
+ * The device features {@link blkLimits} decodes (§5.2.3): what the driver asks for, so the set
+ * it negotiates and the set it understands are one list.
+ */
+export const BLK_DEVICE_FEATURES: bigint = [
+  VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_SEG_MAX,
+  VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+].reduce((mask, bit) => mask | (1n << bit), 0n);
 
 /** Validate the negotiated features plus raw config into limits, or throw with the reason. */
 export function blkLimits(features: bigint, raw: BlkRawConfig): BlkLimits {
   const cap = raw.capacitySectors;
   if (cap < 0n || cap >= 1n << 55n) throw new Error(`capacity ${cap} sectors is not plausible`);
   let blockBytes = SECTOR_BYTES;
-  if (has(features, VIRTIO_BLK_F_BLK_SIZE) && raw.blkSize !== undefined) {
+  if (hasFeature(features, VIRTIO_BLK_F_BLK_SIZE) && raw.blkSize !== undefined) {
     const b = raw.blkSize;
     // §5.2.4: blk_size is advisory for performance; a driver may still use it as the I/O
     // granularity only when it is a power of two from 512 up to a page multiple we can map.
@@ -135,23 +147,23 @@ export function blkLimits(features: bigint, raw: BlkRawConfig): BlkLimits {
     blockBytes = b;
   }
   let sizeMax: number | undefined;
-  if (has(features, VIRTIO_BLK_F_SIZE_MAX) && raw.sizeMax !== undefined) {
+  if (hasFeature(features, VIRTIO_BLK_F_SIZE_MAX) && raw.sizeMax !== undefined) {
     if (raw.sizeMax < SECTOR_BYTES) throw new Error(`size_max ${raw.sizeMax} is below a sector`);
     sizeMax = raw.sizeMax;
   }
   let segMax: number | undefined;
-  if (has(features, VIRTIO_BLK_F_SEG_MAX) && raw.segMax !== undefined) {
+  if (hasFeature(features, VIRTIO_BLK_F_SEG_MAX) && raw.segMax !== undefined) {
     if (raw.segMax < 1) throw new Error(`seg_max ${raw.segMax}: a device must take one segment`);
     segMax = raw.segMax;
   }
   let numQueues = 1;
-  if (has(features, VIRTIO_BLK_F_MQ) && raw.numQueues !== undefined) {
+  if (hasFeature(features, VIRTIO_BLK_F_MQ) && raw.numQueues !== undefined) {
     // §5.2.3: num_queues ≥ 1 when VIRTIO_BLK_F_MQ; zero is a broken device.
     if (raw.numQueues < 1) throw new Error(`num_queues ${raw.numQueues} with VIRTIO_BLK_F_MQ`);
     numQueues = raw.numQueues;
   }
-  const d = has(features, VIRTIO_BLK_F_DISCARD) ? raw.discard : undefined;
-  const z = has(features, VIRTIO_BLK_F_WRITE_ZEROES) ? raw.writeZeroes : undefined;
+  const d = hasFeature(features, VIRTIO_BLK_F_DISCARD) ? raw.discard : undefined;
+  const z = hasFeature(features, VIRTIO_BLK_F_WRITE_ZEROES) ? raw.writeZeroes : undefined;
   return {
     ...(d
       ? { discardLimits: rangeLimits("discard", d.maxSectors, d.maxSegments, d.alignment) }
@@ -167,10 +179,10 @@ export function blkLimits(features: bigint, raw: BlkRawConfig): BlkLimits {
     sizeMax,
     segMax,
     numQueues,
-    readOnly: has(features, VIRTIO_BLK_F_RO),
-    flush: has(features, VIRTIO_BLK_F_FLUSH),
-    discard: has(features, VIRTIO_BLK_F_DISCARD),
-    writeZeroes: has(features, VIRTIO_BLK_F_WRITE_ZEROES),
+    readOnly: hasFeature(features, VIRTIO_BLK_F_RO),
+    flush: hasFeature(features, VIRTIO_BLK_F_FLUSH),
+    discard: hasFeature(features, VIRTIO_BLK_F_DISCARD),
+    writeZeroes: hasFeature(features, VIRTIO_BLK_F_WRITE_ZEROES),
   };
 }
 

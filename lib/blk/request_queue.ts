@@ -1,12 +1,12 @@
 /**
- * virtio-blk requests over one {@link Virtqueue} (VIRTIO 1.2 §5.2.6): each request is a chain
+ * virtio-blk requests over one {@link RingQueue} (VIRTIO 1.2 §5.2.6): each request is a chain
  * [16-byte header (out) | data segments | 1-byte status (in)]. Headers and status bytes live
  * in one DMA region, one 32-byte slot per request in flight; data buffers are the caller's.
  * Everything the device writes back (status byte, used length) is checked before use.
  * @module
  */
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
-import type { Segment, Virtqueue } from "../queue/virtqueue.ts";
+import type { RingQueue, Segment } from "../queue/virtqueue.ts";
 import {
   BLK_HEADER_BYTES,
   type BlkLimits,
@@ -45,7 +45,7 @@ export interface BlkCompletion {
 export class BlkRequestQueue {
   /** Requests in flight at most. */
   readonly depth: number;
-  readonly #q: Virtqueue;
+  readonly #q: RingQueue;
   readonly #limits: BlkLimits;
   readonly #slots: DmaRegion;
   readonly #view: DataView;
@@ -64,7 +64,7 @@ export class BlkRequestQueue {
   readonly #lens: Uint32Array;
 
   /** `depth` requests in flight at most (each takes ≥ 3 descriptors of the queue). */
-  constructor(queue: Virtqueue, dma: DmaAllocator, limits: BlkLimits, depth: number) {
+  constructor(queue: RingQueue, dma: DmaAllocator, limits: BlkLimits, depth: number) {
     if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`depth ${depth} < 1`);
     this.depth = depth;
     this.#q = queue;

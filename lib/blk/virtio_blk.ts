@@ -6,7 +6,8 @@
  */
 import { VirtioError } from "../errors.ts";
 import type { DmaAllocator } from "../dma/memory.ts";
-import { createVirtqueue, type RingFormat } from "../queue/virtqueue.ts";
+import type { RingFormat } from "../queue/virtqueue.ts";
+import { setupPollQueue } from "../queue/setup.ts";
 import {
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_EVENT_IDX,
@@ -14,19 +15,14 @@ import {
 } from "../virtio/constants.ts";
 import {
   hasFeature,
-  VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_DISCARD,
-  VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_MQ,
-  VIRTIO_BLK_F_RO,
-  VIRTIO_BLK_F_SEG_MAX,
-  VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_F_WRITE_ZEROES,
 } from "../virtio/features.ts";
 import { type FeatureDecision, initializeDevice } from "../virtio/initialize.ts";
 import type { Transport } from "../virtio/transport.ts";
 import { BLK_CONFIG } from "../virtio/config/blk.ts";
-import { type BlkLimits, blkLimits, type BlkRawConfig } from "./protocol.ts";
+import { BLK_DEVICE_FEATURES, type BlkLimits, blkLimits, type BlkRawConfig } from "./protocol.ts";
 import { BlkRequestQueue } from "./request_queue.ts";
 
 const bit = (n: bigint) => 1n << n;
@@ -61,10 +57,8 @@ export class VirtioBlk {
     const want = o.queues ?? 1;
     const depth = o.depth ?? 32;
     const segments = o.segments ?? 1;
-    const wanted = bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) |
-      bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_FLUSH) |
-      bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES) |
-      bit(VIRTIO_F_RING_PACKED) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_ACCESS_PLATFORM);
+    const wanted = BLK_DEVICE_FEATURES | bit(VIRTIO_F_RING_PACKED) | bit(VIRTIO_F_EVENT_IDX) |
+      bit(VIRTIO_F_ACCESS_PLATFORM);
     let required = 0n, refused = 0n;
     if (o.format === "packed") required |= bit(VIRTIO_F_RING_PACKED);
     if (o.format === "split") refused |= bit(VIRTIO_F_RING_PACKED);
@@ -104,25 +98,11 @@ export class VirtioBlk {
       if (limits.segMax !== undefined && segments > limits.segMax) {
         throw new VirtioError(`${segments} segments per request above seg_max ${limits.segMax}`);
       }
-      const legacy = transport.kind === "legacy";
       const queues: BlkRequestQueue[] = [];
+      const eventIdx = hasFeature(f, VIRTIO_F_EVENT_IDX);
       for (let i = 0; i < want; i++) {
-        const max = transport.queueMaxSize(i);
-        if (max === 0) throw new VirtioError(`queue ${i} is not available`);
-        if (format === "split" && (max & (max - 1)) !== 0) {
-          throw new VirtioError(`queue ${i}: maximum size ${max} is not a power of two (§2.7)`);
-        }
-        const size = legacy ? max : Math.min(256, max);
-        const q = createVirtqueue({
-          dma,
-          size,
-          format,
-          eventIdx: hasFeature(f, VIRTIO_F_EVENT_IDX),
-          legacyLayout: legacy,
-          notify: transport.notifier(i),
-        });
-        transport.setupQueue(i, size, q.addresses);
-        q.disableInterrupts();
+        const q = setupPollQueue(transport, dma, i, { format, eventIdx });
+        const size = q.size;
         // Each request is a chain of header + data segments + status (§5.2.6).
         const perQueue = Math.min(depth, Math.floor(size / (segments + 2)));
         if (perQueue < 1) throw new VirtioError(`queue ${i} of ${size} is too small`);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { paint, type Style } from "../ansi.ts";
 import { xmlEscape } from "../diag/render.ts";
 import type { Check } from "./check.ts";
 import type { ConformReport, ConformResult } from "./run.ts";
@@ -15,8 +16,22 @@ const LABEL: Record<ConformResult["verdict"], string> = {
   skip: "SKIP",
 };
 
-/** One line per requirement: verdict, id, §section, requirement; seen vs expected under a fail. */
-export function renderConformText(report: ConformReport): string {
+const STYLE: Record<ConformResult["verdict"], Style> = {
+  pass: "green",
+  fail: "red",
+  na: "dim",
+  skip: "yellow",
+};
+
+/**
+ * One line per requirement: verdict, id, §section, requirement; seen vs expected under a fail.
+ * `color` paints the verdicts (a terminal without NO_COLOR: the command passes `io.color`).
+ */
+export function renderConformText(
+  report: ConformReport,
+  options: { color?: boolean } = {},
+): string {
+  const color = options.color ?? false;
   const d = report.device;
   const lines = [
     `${d.address}: virtio-${d.typeName} (type ${d.type}), ${d.transport} transport, features ${d.features}`,
@@ -24,7 +39,8 @@ export function renderConformText(report: ConformReport): string {
   const idWidth = Math.max(0, ...report.results.map((r) => r.id.length));
   for (const r of report.results) {
     const sec = `§${r.section}`.padEnd(11);
-    lines.push(`${LABEL[r.verdict]}  ${r.id.padEnd(idWidth)}  ${sec} ${r.requirement}`);
+    const label = paint(color, STYLE[r.verdict], LABEL[r.verdict]);
+    lines.push(`${label}  ${r.id.padEnd(idWidth)}  ${sec} ${r.requirement}`);
     if (r.verdict === "fail") {
       lines.push(`      seen: ${r.seen ?? "?"}; expected: ${r.expected ?? "?"}`);
     }

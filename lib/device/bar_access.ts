@@ -9,6 +9,7 @@
 
 import type { RegisterRegion } from "../pci/region.ts";
 import { devicePath, type OpenBarOptions, openBarRegion } from "../pci/bar.ts";
+import { exists, listDir } from "../sys/files.ts";
 
 import { VIRTIO_PCI_DRIVER as VIRTIO_PCI } from "./devbind.ts";
 
@@ -18,20 +19,8 @@ import { VIRTIO_PCI_DRIVER as VIRTIO_PCI } from "./devbind.ts";
  */
 export function noDriverOnTop(pciAddress: string, sysfsRoot: string): boolean {
   const dir = devicePath(pciAddress, sysfsRoot);
-  try {
-    const children = [...Deno.readDirSync(dir)].filter((e) => /^virtio\d+$/.test(e.name));
-    if (children.length === 0) return false;
-    return children.every((c) => {
-      try {
-        Deno.lstatSync(`${dir}/${c.name}/driver`);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-  } catch {
-    return false;
-  }
+  const children = listDir(dir).filter((n) => /^virtio\d+$/.test(n));
+  return children.length > 0 && children.every((c) => !exists(`${dir}/${c}/driver`));
 }
 
 /** A kernel driver that leaves a virtio device's registers alone (see the module doc). */

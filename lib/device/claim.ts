@@ -168,7 +168,7 @@ function removeRecord(sysfs: Sysfs, address: string): void {
 export interface ClaimOptions extends SysfsOptions {
   /** IPv4 addresses per interface for the in-use check (tests); see {@link InUseOptions}. */
   ipv4Addresses?: InUseOptions["ipv4Addresses"];
-  /** Take the device even when {@link deviceInUse} objects. Never on a machine you need. */
+  /** Take the device even when {@link checkInUse} objects. Never on a machine you need. */
   allowInUse?: boolean;
   /** Kernel module providing `driver`, loaded when the driver is missing. Default: driver. */
   module?: string;

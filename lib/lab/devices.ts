@@ -3,6 +3,9 @@
  * user knows its address (`0000:00:SS.0`) whatever set it came in. Sets are named lists of
  * devices; several sets can be combined.
  *
+ * Over 400 lines because most of it is the device table itself: one entry per device, data
+ * rather than logic.
+ *
  * @module
  */
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { exists, listDir } from "../sys/files.ts";
 import { exec } from "./exec.ts";
 
 export interface LabKernel {
@@ -28,15 +29,6 @@ export function findXzPayload(image: Uint8Array): number {
   return -1;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Which linux-image package `linux-image-amd64` currently points at. */
 async function kernelPackage(): Promise<string> {
   const pinned = Deno.env.get("VIRTIO_LAB_KERNEL_PKG");
@@ -55,9 +47,9 @@ export async function ensureKernel(
   log: (line: string) => void = () => {},
 ): Promise<LabKernel> {
   const readyFile = `${cacheDir}/kernel.json`;
-  if (await exists(readyFile)) {
+  if (exists(readyFile, true)) {
     const k = JSON.parse(await Deno.readTextFile(readyFile)) as LabKernel;
-    if (await exists(k.vmlinux) && await exists(k.modulesDir + "/modules.dep")) return k;
+    if (exists(k.vmlinux, true) && exists(k.modulesDir + "/modules.dep", true)) return k;
   }
   const pkg = await kernelPackage();
   const version = pkg.replace(/^linux-image-/, "");
@@ -66,9 +58,7 @@ export async function ensureKernel(
   await Deno.mkdir(dl, { recursive: true });
   log(`lab: downloading ${pkg} (Debian package, unpacked into ${root})`);
   await exec(["apt-get", "download", pkg], { cwd: dl });
-  const deb = [...Deno.readDirSync(dl)].map((e) => e.name).find((n) =>
-    n.startsWith(pkg + "_") && n.endsWith(".deb")
-  );
+  const deb = listDir(dl).find((n) => n.startsWith(pkg + "_") && n.endsWith(".deb"));
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${dl}`);
   await Deno.remove(root, { recursive: true }).catch(() => {});
   await exec(["dpkg-deb", "-x", `${dl}/${deb}`, root]);

@@ -11,6 +11,7 @@
  * @module
  */
 import { VirtioError } from "../errors.ts";
+import { exists, listDir } from "../sys/files.ts";
 import { exec } from "./exec.ts";
 
 /** A created namespace: `wrap` a command to run it inside; dispose to delete it. */
@@ -83,15 +84,9 @@ const DISABLE_IPV6 = "for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 " +
 
 /** Deletes lab namespaces whose creating process is gone (a run that was killed). */
 async function deleteAbandoned(): Promise<void> {
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync("/run/netns")].map((e) => e.name);
-  } catch {
-    return; // no namespace exists yet
-  }
-  for (const n of names) {
+  for (const n of listDir("/run/netns")) { // empty: no namespace exists yet
     const pid = abandonedPid(n);
-    if (pid !== undefined && !processAlive(pid)) {
+    if (pid !== undefined && !exists(`/proc/${pid}`, true)) {
       await exec(ip("netns", "delete", n)).catch(() => {});
     }
   }
@@ -101,15 +96,6 @@ async function deleteAbandoned(): Promise<void> {
 function abandonedPid(name: string): number | undefined {
   const m = /^virtio-lab-(\d+)-\d+$/.exec(name);
   return m ? Number(m[1]) : undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function startCapture(

@@ -2,6 +2,11 @@
  * Boots a throwaway QEMU VM with a chosen set of real virtio devices, runs one command in
  * it as root, and returns its output and exit code. A wall-clock limit kills a hung guest.
  *
+ * Over 400 lines because {@link startLab} is one boot sequence (run directory, QEMU command
+ * line, network namespace, capture, console, QMP, clean-up on every exit path) whose steps
+ * share the run's state and its clean-up list; the pieces that stand alone are in their own
+ * files (devices, kernel, initramfs, netns, qmp, accel).
+ *
  * @module
  */
 import { TimeoutError, VirtioError } from "../errors.ts";

@@ -6,7 +6,7 @@
  */
 import { DeviceError, TimeoutError } from "../errors.ts";
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
-import type { Virtqueue } from "../queue/virtqueue.ts";
+import type { RingQueue } from "../queue/virtqueue.ts";
 import { pollUntil } from "../virtio/sleep.ts";
 
 /** §5.1.6.5 classes and commands. */
@@ -30,7 +30,7 @@ export class ControlQueue {
   readonly #lens = new Uint32Array(1);
 
   /** A control queue over `queue`; a command waits at most `timeoutMs` for its ack. */
-  constructor(readonly queue: Virtqueue, dma: DmaAllocator, readonly timeoutMs = 2000) {
+  constructor(readonly queue: RingQueue, dma: DmaAllocator, readonly timeoutMs = 2000) {
     this.#buf = dma.alloc(512, 64);
   }
 

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { DeviceError, VirtioError } from "../errors.ts";
+import { VirtioError } from "../errors.ts";
 import type { DmaAllocator } from "../dma/memory.ts";
-import { createVirtqueue, type RingFormat, type Virtqueue } from "../queue/virtqueue.ts";
+import type { RingFormat, Virtqueue } from "../queue/virtqueue.ts";
+import { setupPollQueue } from "../queue/setup.ts";
 import {
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_EVENT_IDX,
@@ -123,43 +124,13 @@ export class VirtioNet {
         if (pairsWanted > maxPairs) {
           throw new VirtioError(`${pairsWanted} queue pairs asked, the device has ${maxPairs}`);
         }
-        const legacy = transport.kind === "legacy";
-        const makeQueue = (index: number): Virtqueue => {
-          const max = transport.queueMaxSize(index);
-          if (max === 0) throw new VirtioError(`queue ${index} is not available`);
-          if (format === "split" && (max & (max - 1)) !== 0) {
-            // §2.7: a split queue's size is always a power of 2; a device that offers another
-            // maximum breaks the contract, and a device engineer wants to hear it.
-            throw new DeviceError(
-              `queue ${index}: the device's maximum size ${max} is not a power of two, ` +
-                "which split rings require (§2.7)",
-            );
-          }
-          if (
-            format === "split" && o.queueSize !== undefined && (o.queueSize & (o.queueSize - 1))
-          ) {
-            throw new VirtioError(`queue size ${o.queueSize} is not a power of two (split ring)`);
-          }
-          const size = legacy ? max : Math.min(o.queueSize ?? 256, max);
-          if (!legacy && o.queueSize !== undefined && o.queueSize > max) {
-            throw new VirtioError(`queue size ${o.queueSize} above the device's maximum ${max}`);
-          }
-          if (legacy && o.queueSize !== undefined && o.queueSize !== max) {
-            throw new VirtioError(`legacy device: queue size is fixed at ${max}`);
-          }
-          const q = createVirtqueue({
-            dma,
-            size,
+        const eventIdx = hasFeature(f, VIRTIO_F_EVENT_IDX);
+        const makeQueue = (index: number): Virtqueue =>
+          setupPollQueue(transport, dma, index, {
             format,
-            eventIdx: hasFeature(f, VIRTIO_F_EVENT_IDX),
-            legacyLayout: legacy,
-            notify: transport.notifier(index),
+            eventIdx,
+            ...(o.queueSize !== undefined ? { size: o.queueSize } : {}),
           });
-          transport.setupQueue(index, size, q.addresses);
-          // Poll mode: ask the device not to interrupt (§2.7.10, §2.8.10).
-          q.disableInterrupts();
-          return q;
-        };
         const slotSize = o.slotSize ?? DEFAULT_SLOT_SIZE;
         const pairs: QueuePair[] = [];
         for (let p = 0; p < pairsWanted; p++) {

@@ -12,7 +12,7 @@
 
 import { VirtioError } from "../errors.ts";
 import { O_RDWR, openFd } from "../sys/fd.ts";
-import { exists } from "../sys/files.ts";
+import { exists, linkName } from "../sys/files.ts";
 import { isCanonicalPciAddress } from "./address.ts";
 import { PCI_COMMAND } from "./capabilities.ts";
 
@@ -54,12 +54,7 @@ export class Sysfs {
 
 /** The driver bound to `address` (the `driver` symlink's name), or null when unbound. */
 export function currentDriver(address: string, options?: SysfsOptions): string | null {
-  const link = new Sysfs(options).device(address, "driver");
-  try {
-    return Deno.readLinkSync(link).split("/").pop() ?? null;
-  } catch {
-    return null;
-  }
+  return linkName(new Sysfs(options).device(address, "driver")) ?? null;
 }
 
 /** Unbinds `address` from its driver; nothing to do when unbound. */

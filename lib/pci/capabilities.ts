@@ -117,39 +117,3 @@ export function readMsix(cs: ConfigSpace, offset: number): MsixInfo {
     pbaOffset: (pba & ~7) >>> 0,
   };
 }
-
-/** One entry of the PCIe extended capability list. */
-export interface ExtendedCapability {
-  readonly offset: number;
-  readonly id: number;
-  readonly version: number;
-}
-
-/** Walks the extended list from 0x100 when 4096 bytes are readable. */
-export function walkExtendedCapabilities(cs: ConfigSpace): CapabilityWalk & {
-  extended: ExtendedCapability[];
-} {
-  const extended: ExtendedCapability[] = [];
-  const findings: string[] = [];
-  if (cs.size < 0x1000) return { capabilities: [], extended, findings };
-  const seen = new Set<number>();
-  let pointer = 0x100;
-  for (let step = 0; step < 960; step++) {
-    const header = cs.read32(pointer);
-    if (header === 0 || header === 0xffffffff) break;
-    if (seen.has(pointer)) {
-      findings.push(`extended capability list loops back to 0x${pointer.toString(16)}`);
-      break;
-    }
-    seen.add(pointer);
-    extended.push({ offset: pointer, id: header & 0xffff, version: (header >>> 16) & 0xf });
-    const next = (header >>> 20) & 0xffc;
-    if (next === 0) break;
-    if (next < 0x100) {
-      findings.push(`extended capability pointer 0x${next.toString(16)} below 0x100`);
-      break;
-    }
-    pointer = next;
-  }
-  return { capabilities: [], extended, findings };
-}

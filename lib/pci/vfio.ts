@@ -11,7 +11,7 @@
 import { VirtioError } from "../errors.ts";
 import type { ConfigSpace } from "./config_space.ts";
 import type { RegisterRegion } from "./region.ts";
-import { MmioRegion, PortRegion } from "./bar.ts";
+import { devicePath as pciDevicePath, MmioRegion, PortRegion } from "./bar.ts";
 import { currentDriver } from "./binding.ts";
 import { PCI_COMMAND, PCI_COMMAND_MASTER } from "./capabilities.ts";
 import type { IommuMapper, IovaRange } from "../dma/vfio_dma.ts";
@@ -115,7 +115,7 @@ export class VfioDevice implements Disposable, IommuMapper {
    */
   static open(pciAddress: string, options: VfioOpenOptions = {}): VfioDevice {
     const root = (options.root ?? "/").replace(/\/$/, "");
-    const devicePath = `${root}/sys/bus/pci/devices/${pciAddress}`;
+    const devicePath = pciDevicePath(pciAddress, root);
     if (!exists(devicePath, true)) throw new VirtioError(`no PCI device ${pciAddress}`);
     if (!exists(`${root}/dev/vfio/vfio`, true)) {
       throw new VirtioError("VFIO is not available: no /dev/vfio/vfio", {

@@ -1,7 +1,7 @@
 /**
  * What split (VIRTIO 1.2 §2.7) and packed (§2.8) queues share, written once: the options check,
- * the ring and indirect-table memory, the shadow state ({@link BufferStates}, free ids), the
- * checks on a used entry, IN_ORDER batch draining, the slot-mode entry checks, failure marking
+ * the ring and indirect-table memory, the shadow state ({@link BufferStates}, free ids),
+ * addBuffer's checks (the ring writes are the subclass's), the checks on a used entry, IN_ORDER batch draining, the slot-mode entry checks, failure marking
  * and the interrupt calls. {@link SplitQueue} and {@link PackedQueue} extend it with their ring
  * layouts; the hot loops (addSlots, pollSlots, kick) stay in those files, next to the ring
  * they walk.
@@ -15,12 +15,14 @@ import { InOrderSlots } from "./in_order_slots.ts";
 import { MAX_QUEUE_SIZE } from "./layout.ts";
 import {
   BufferStates,
+  checkChain,
   checkSlotLayout,
+  checkToken,
   deviceViolation,
   IdFifo,
   type SlotLayout,
 } from "./shadow.ts";
-import type { QueueStats, RingFormat, VirtqueueOptions } from "./types.ts";
+import type { QueueStats, RingFormat, Segment, VirtqueueOptions } from "./types.ts";
 
 /** Throws RangeError for a size or option combination the spec forbids. */
 export function checkQueueOptions(options: VirtqueueOptions, format = options.format): void {
@@ -121,6 +123,8 @@ export abstract class QueueCore {
     return this.buffers.count;
   }
 
+  /** Descriptors (split: table entries; packed: ring slots) free right now. */
+  abstract get freeDescriptors(): number;
   /** True when the device has published a used buffer that pollUsed has not collected. */
   abstract hasUsed(): boolean;
   /** Gives a collected buffer's descriptors back (split: chain; packed: ring slots). */
@@ -146,6 +150,51 @@ export abstract class QueueCore {
     this.writeInterruptWish(true);
     return this.hasUsed();
   }
+
+  /**
+   * Adds a chain (§2.7.5, §2.8.6), or with `useIndirect` one descriptor naming an indirect
+   * table (§2.7.5.3, §2.8.7): the checks both formats make, then the subclass's ring writes.
+   * False, with nothing written, when too few descriptors are free.
+   */
+  addBuffer(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    useIndirect = false,
+  ): boolean {
+    this.checkFeed();
+    checkToken(token);
+    if (useIndirect) {
+      const table = this.indirect;
+      const table32 = this.indirect32;
+      if (!table || !table32) throw new RangeError("indirect descriptors were not negotiated");
+      const writable = checkChain(out, inn, this.maxIndirect);
+      if (this.freeDescriptors === 0) return false;
+      this.writeIndirect(out, inn, token, writable, table.iova, table32);
+      return true;
+    }
+    const writable = checkChain(out, inn, this.size);
+    if (this.freeDescriptors < out.length + inn.length) return false;
+    this.writeChain(out, inn, token, writable);
+    return true;
+  }
+
+  /** Writes a checked chain that fits (addBuffer) and makes it available at the next kick. */
+  protected abstract writeChain(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    writable: number,
+  ): void;
+  /** Writes a checked chain into this buffer id's indirect table, then the one descriptor. */
+  protected abstract writeIndirect(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    writable: number,
+    tableIova: number,
+    table32: Uint32Array,
+  ): void;
 
   /** Marks the queue broken with a DeviceError naming the violation, and throws it. */
   protected fail(what: string): never {

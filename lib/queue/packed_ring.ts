@@ -43,7 +43,7 @@ import {
   VIRTQ_PACKED_F_USED,
   VIRTQ_PACKED_F_WRITE,
 } from "./layout.ts";
-import { checkChain, checkSegment, checkToken, iovaHigh, iovaLow } from "./shadow.ts";
+import { checkSegment, checkToken, iovaHigh, iovaLow } from "./shadow.ts";
 import type { Segment, VirtqueueOptions } from "./types.ts";
 import { QueueCore } from "./core.ts";
 
@@ -56,8 +56,8 @@ export function availBits(wrap: number): number {
 }
 
 /**
- * A packed ring with the one-by-one calls (addOne, addBuffer, kick, pollUsed); the state and
- * checks it shares with split are in {@link QueueCore}.
+ * A packed ring with the one-by-one calls (addOne, addBuffer's ring writes, kick, pollUsed); the
+ * state and checks it shares with split are in {@link QueueCore}.
  */
 export abstract class PackedRing extends QueueCore {
   readonly format = "packed" as const;
@@ -120,18 +120,13 @@ export abstract class PackedRing extends QueueCore {
     return true;
   }
 
-  addBuffer(
+  protected writeChain(
     out: readonly Segment[],
     inn: readonly Segment[],
     token: number,
-    useIndirect = false,
-  ): boolean {
-    this.checkFeed();
-    checkToken(token);
-    if (useIndirect) return this.addIndirect(out, inn, token);
-    const writable = checkChain(out, inn, this.size);
+    writable: number,
+  ): void {
     const n = out.length + inn.length;
-    if (this.freeSlots < n) return false;
     const id = this.ids.pop();
     const headPos = this.nextAvail;
     const headWrap = this.availWrap;
@@ -158,15 +153,16 @@ export abstract class PackedRing extends QueueCore {
     this.makeAvailable(headPos, headFlags);
     this.buffers.start(id, token, writable, n);
     this.advance(n);
-    return true;
   }
 
-  protected addIndirect(out: readonly Segment[], inn: readonly Segment[], token: number): boolean {
-    const table = this.indirect;
-    const table32 = this.indirect32;
-    if (!table || !table32) throw new RangeError("indirect descriptors were not negotiated");
-    const writable = checkChain(out, inn, this.maxIndirect);
-    if (this.freeSlots === 0) return false;
+  protected writeIndirect(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    writable: number,
+    tableIova: number,
+    table32: Uint32Array,
+  ): void {
     const n = out.length + inn.length;
     const id = this.ids.pop();
     const base = id * this.maxIndirect;
@@ -181,15 +177,14 @@ export abstract class PackedRing extends QueueCore {
     }
     const pos = this.nextAvail;
     const w = pos << 2;
-    const tableIova = table.iova + base * PACKED_DESC_SIZE;
-    this.desc32[w] = iovaLow(tableIova);
-    this.desc32[w + 1] = iovaHigh(tableIova);
+    const at = tableIova + base * PACKED_DESC_SIZE;
+    this.desc32[w] = iovaLow(at);
+    this.desc32[w + 1] = iovaHigh(at);
     this.desc32[w + 2] = n * PACKED_DESC_SIZE;
     this.desc16[(pos << 3) + 6] = id;
     this.makeAvailable(pos, VIRTQ_PACKED_F_INDIRECT | availBits(this.availWrap));
     this.buffers.start(id, token, writable, 1);
     this.advance(1);
-    return true;
   }
 
   /**

@@ -26,7 +26,7 @@
  */
 
 import type { DmaAllocator, DmaRegion } from "../dma/memory.ts";
-import type { Virtqueue } from "./types.ts";
+import type { RingQueue } from "./types.ts";
 
 export class BufferSlots {
   readonly region: DmaRegion;
@@ -83,7 +83,7 @@ export class BufferSlots {
  * packet queues (SlotQueue there) use instead.
  */
 export class SlotPoster {
-  constructor(readonly queue: Virtqueue, readonly slots: BufferSlots) {}
+  constructor(readonly queue: RingQueue, readonly slots: BufferSlots) {}
 
   /** Makes `len` bytes of `slot` available for the device to read. False if the ring is full. */
   postTx(slot: number, len: number): boolean {

@@ -42,13 +42,13 @@ import {
   VIRTQ_DESC_F_WRITE,
   VIRTQ_USED_F_NO_NOTIFY,
 } from "./layout.ts";
-import { checkChain, checkSegment, checkToken, iovaHigh, iovaLow } from "./shadow.ts";
+import { checkSegment, checkToken, iovaHigh, iovaLow } from "./shadow.ts";
 import type { Segment, VirtqueueOptions } from "./types.ts";
 import { QueueCore } from "./core.ts";
 
 /**
- * Split rings with the one-by-one calls (addOne, addBuffer, kick, pollUsed); the state and
- * checks it shares with packed are in {@link QueueCore}.
+ * Split rings with the one-by-one calls (addOne, addBuffer's ring writes, kick, pollUsed); the
+ * state and checks it shares with packed are in {@link QueueCore}.
  */
 export abstract class SplitRing extends QueueCore {
   readonly format = "split" as const;
@@ -113,18 +113,13 @@ export abstract class SplitRing extends QueueCore {
     return true;
   }
 
-  addBuffer(
+  protected writeChain(
     out: readonly Segment[],
     inn: readonly Segment[],
     token: number,
-    useIndirect = false,
-  ): boolean {
-    this.checkFeed();
-    checkToken(token);
-    if (useIndirect) return this.addIndirect(out, inn, token);
-    const writable = checkChain(out, inn, this.size);
+    writable: number,
+  ): void {
     const n = out.length + inn.length;
-    if (this.ids.count < n) return false;
     // §2.7.5.2 / §2.7.13.1: head first, each descriptor's next names the following one.
     const head = this.ids.pop();
     let id = head;
@@ -139,15 +134,16 @@ export abstract class SplitRing extends QueueCore {
     }
     this.buffers.start(head, token, writable, n);
     this.publishEntry(head);
-    return true;
   }
 
-  protected addIndirect(out: readonly Segment[], inn: readonly Segment[], token: number): boolean {
-    const table = this.indirect;
-    const table32 = this.indirect32;
-    if (!table || !table32) throw new RangeError("indirect descriptors were not negotiated");
-    const writable = checkChain(out, inn, this.maxIndirect);
-    if (this.ids.count === 0) return false;
+  protected writeIndirect(
+    out: readonly Segment[],
+    inn: readonly Segment[],
+    token: number,
+    writable: number,
+    tableIova: number,
+    table32: Uint32Array,
+  ): void {
     const n = out.length + inn.length;
     const id = this.ids.pop();
     const base = id * this.maxIndirect; // this id's own table: no sharing, no allocation
@@ -158,11 +154,10 @@ export abstract class SplitRing extends QueueCore {
       // §2.7.5.3.1: entries of an indirect table chain by index within the table.
       this.writeDesc(table32, base + i, seg.iova, seg.len, flags, last ? 0 : i + 1);
     }
-    const tableIova = table.iova + base * SPLIT_DESC_SIZE;
-    this.writeDesc(this.desc32, id, tableIova, n * SPLIT_DESC_SIZE, VIRTQ_DESC_F_INDIRECT, 0);
+    const at = tableIova + base * SPLIT_DESC_SIZE;
+    this.writeDesc(this.desc32, id, at, n * SPLIT_DESC_SIZE, VIRTQ_DESC_F_INDIRECT, 0);
     this.buffers.start(id, token, writable, 1);
     this.publishEntry(id);
-    return true;
   }
 
   protected writeDesc(

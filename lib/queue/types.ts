@@ -4,7 +4,7 @@
  * `virtqueue.ts` (the factory) re-exports them.
  *
  * Tokens: each buffer carries a caller-chosen integer token (0 … 2^32−1, e.g. a slot number)
- * that {@link Virtqueue.pollUsed} hands back with the used length.
+ * that {@link RingQueue.pollUsed} hands back with the used length.
  *
  * @module
  */
@@ -33,7 +33,7 @@ export interface VirtqueueOptions {
   readonly format: RingFormat;
   /** VIRTIO_F_EVENT_IDX (bit 29) negotiated. */
   readonly eventIdx?: boolean;
-  /** VIRTIO_F_INDIRECT_DESC (bit 28) negotiated: {@link Virtqueue.addBuffer} may use tables. */
+  /** VIRTIO_F_INDIRECT_DESC (bit 28) negotiated: {@link RingQueue.addBuffer} may use tables. */
   readonly indirect?: boolean;
   /** Descriptors per indirect table (default 16); tables are pre-allocated, one per id. */
   readonly maxIndirect?: number;
@@ -61,8 +61,11 @@ export interface QueueStats {
   notifications: number;
 }
 
-/** The driver side of one virtqueue (split or packed): add buffers, kick, poll used ones. */
-export interface Virtqueue {
+/**
+ * The add/kick/poll core of one virtqueue (split or packed), driver side: buffers one by one
+ * (addOne, addBuffer), kick, pollUsed. What the control queue and the disk driver use.
+ */
+export interface RingQueue {
   /** Ring format. */
   readonly format: RingFormat;
   /** Number of entries. */
@@ -85,38 +88,6 @@ export interface Virtqueue {
    * Returns false (and does nothing) when no descriptor is free.
    */
   addOne(iova: number, len: number, deviceWritable: boolean, token: number): boolean;
-
-  /**
-   * The fixed-slot fast path: buffer `slot` is always descriptor `slot` (and its token), one
-   * descriptor each, and only what changed since that descriptor's last use is rewritten.
-   * A queue fed this way takes no addOne/addBuffer. Throws RangeError if `slot` is out of
-   * range or already in flight.
-   */
-  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void;
-
-  /**
-   * Bulk fixed-slot mode, the packet fast path: slot s is descriptor s (split) / buffer id s
-   * (packed) at `iovaBase + s * stride`, device-writable or not, for the queue's whole life.
-   * Call once, before any buffer is added; then feed the queue with {@link addSlots} (or
-   * {@link addSlot} with the same addresses) and collect with {@link pollSlots} or pollUsed
-   * (token = slot). Throws RangeError for a bad address or stride, or a queue already in use.
-   */
-  useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void;
-
-  /**
-   * Makes `count` slots available — `slots[(from + k) % slots.length]` for k < count, slot s
-   * with `lens[s]` bytes (at most the stride) — published by the next kick. Per slot only the
-   * ring entries that changed are written. Throws RangeError (and adds none of the slots
-   * whose check failed or that follow it) for a slot out of range or already in flight.
-   */
-  addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void;
-
-  /**
-   * Collects up to `max` used slots, validated like pollUsed, into
-   * `slots[(at + k) % slots.length]` in completion order, and each one's used length into
-   * `usedLens[slot]` when given. Returns how many.
-   */
-  pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number;
 
   /**
    * Adds a chain: `out` segments (device reads) then `inn` segments (device writes), §2.7.5 /
@@ -154,4 +125,43 @@ export interface Virtqueue {
    * (poll again before sleeping: the device may have completed before it saw the request).
    */
   enableInterrupts(): boolean;
+}
+
+/**
+ * A virtqueue: the {@link RingQueue} core plus the fixed-slot feeding the packet queues use
+ * (addSlot, or useSlots once then addSlots/pollSlots). A queue is fed one way for its whole
+ * life: one by one through the core, or by slots.
+ */
+export interface Virtqueue extends RingQueue {
+  /**
+   * The fixed-slot fast path: buffer `slot` is always descriptor `slot` (and its token), one
+   * descriptor each, and only what changed since that descriptor's last use is rewritten.
+   * A queue fed this way takes no addOne/addBuffer. Throws RangeError if `slot` is out of
+   * range or already in flight.
+   */
+  addSlot(slot: number, iova: number, len: number, deviceWritable: boolean): void;
+
+  /**
+   * Bulk fixed-slot mode, the packet fast path: slot s is descriptor s (split) / buffer id s
+   * (packed) at `iovaBase + s * stride`, device-writable or not, for the queue's whole life.
+   * Call once, before any buffer is added; then feed the queue with {@link addSlots} (or
+   * {@link addSlot} with the same addresses) and collect with {@link pollSlots} or pollUsed
+   * (token = slot). Throws RangeError for a bad address or stride, or a queue already in use.
+   */
+  useSlots(iovaBase: number, stride: number, deviceWritable: boolean): void;
+
+  /**
+   * Makes `count` slots available — `slots[(from + k) % slots.length]` for k < count, slot s
+   * with `lens[s]` bytes (at most the stride) — published by the next kick. Per slot only the
+   * ring entries that changed are written. Throws RangeError (and adds none of the slots
+   * whose check failed or that follow it) for a slot out of range or already in flight.
+   */
+  addSlots(slots: Uint32Array, from: number, count: number, lens: Uint32Array): void;
+
+  /**
+   * Collects up to `max` used slots, validated like pollUsed, into
+   * `slots[(at + k) % slots.length]` in completion order, and each one's used length into
+   * `usedLens[slot]` when given. Returns how many.
+   */
+  pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number;
 }

@@ -19,7 +19,14 @@ import type { Virtqueue, VirtqueueOptions } from "./types.ts";
 import { SplitQueue } from "./split.ts";
 import { PackedQueue } from "./packed.ts";
 
-export type { QueueStats, RingFormat, Segment, Virtqueue, VirtqueueOptions } from "./types.ts";
+export type {
+  QueueStats,
+  RingFormat,
+  RingQueue,
+  Segment,
+  Virtqueue,
+  VirtqueueOptions,
+} from "./types.ts";
 export { checkQueueOptions } from "./core.ts";
 
 /** Builds a queue of the requested format; its constructor checks the options (§2.6, §2.7). */

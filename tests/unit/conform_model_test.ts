@@ -57,6 +57,8 @@ Deno.test("conform runner: verdicts, a throw is a fail with its message, reset b
 Deno.test("conform renderers: text line per requirement, JSON, JUnit with failure/skipped", () => {
   const r = runChecks(conformSim(), CHECKS);
   const text = renderConformText(r);
+  assert.ok(!text.includes("\x1b["), "no colour unless asked");
+  assert.ok(renderConformText(r, { color: true }).includes("\x1b[31mFAIL\x1b[0m"), "FAIL in red");
   assert.match(text, /^FAIL {2}t\.fail {3}§2\.1 +rule t\.fail$/m);
   assert.match(text, /seen: 7; expected: 0/);
   assert.match(text, /3 pass, 2 fail, 1 not applicable, 1 skipped/);

@@ -6,6 +6,8 @@
  * CI switch: with `VIRTIO_REQUIRE_ALL=1` (set by .ci/run), a test whose missing need is one CI
  * must have (`ci: true`: the tools `./run setup` installs) fails instead of being ignored.
  */
+import { readText } from "../../lib/pci/sysfs.ts";
+import { listDir } from "../../lib/sys/files.ts";
 
 /** One thing a test needs from the host. */
 export interface HostNeed {
@@ -28,17 +30,8 @@ export function commandWorks(cmd: string, args: string[] = ["--version"]): boole
 
 /** True when some PCI function of this host has the virtio vendor id. */
 export function hostHasVirtio(): boolean {
-  try {
-    return [...Deno.readDirSync("/sys/bus/pci/devices")].some((e) => {
-      try {
-        return Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/vendor`).trim() === "0x1af4";
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
+  const dir = "/sys/bus/pci/devices";
+  return listDir(dir).some((name) => readText(`${dir}/${name}/vendor`) === "0x1af4");
 }
 
 /** The needs the unit tests share. */

@@ -189,10 +189,17 @@ function watch(p: NetPort): WatchedDevice {
   return {
     name: p.address,
     checkStatus: () => {
-      if (p.present && !p.present()) {
-        throw new DeviceError(`${p.address} is gone: hot-unplugged (no longer on the PCI bus)`);
+      const gone = () =>
+        new DeviceError(`${p.address} is gone: hot-unplugged (no longer on the PCI bus)`);
+      if (p.present && !p.present()) throw gone();
+      try {
+        checkDeviceStatus(p.net.transport);
+      } catch (e) {
+        if (!(e instanceof DeviceError)) throw e;
+        // A status of 0 or 0xff often comes a moment before the function leaves the bus.
+        if (p.present && !p.present()) throw gone();
+        throw new DeviceError(`${p.address}: ${e.message}`, { cause: e });
       }
-      checkDeviceStatus(p.net.transport);
     },
     linkUp: () => p.net.linkUp(),
   };
