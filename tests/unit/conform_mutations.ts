@@ -114,6 +114,11 @@ export const MUTATIONS: Record<string, Mutation> = {
   "status.reset-after-failed": fault("failed-sticky"),
   "pci.isr.read-clears": fault("isr-sticky"),
   "status.no-spurious-config-interrupt": fault("config-interrupt-at-driver-ok"),
+  "status.needs-reset-on-error": fault("error-no-needs-reset"),
+  "status.needs-reset-recovers": fault("needs-reset-sticky"),
+  "status.reset-mid-operation": fault("reset-inflight-hangs"),
+  "status.reset-forgets-rings": fault("reset-drains-old-ring"),
+  "status.reset-clears-isr": fault("reset-keeps-isr"),
   ...Object.fromEntries(
     ["split", "packed"].flatMap((f) =>
       Object.entries(VQ)
