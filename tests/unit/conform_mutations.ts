@@ -128,6 +128,7 @@ export const MUTATIONS: Record<string, Mutation> = {
   ),
   "net.mac.stable": fault("config-drift"),
   "net.mtu.range": netCfg(NET, (v) => v.setUint16(10, 40, true)),
+  "net.mtu.ipv6-minimum": netCfg(NET, (v) => v.setUint16(10, 576, true)),
   "net.mq.pairs-range": netCfg(NET | bit(22), (v) => v.setUint16(8, 0, true)),
   "net.speed.range": netCfg(NET | bit(63), (v) => v.setUint32(12, 0x80000000, true)),
   "net.duplex.values": netCfg(NET | bit(63), (v) => v.setUint8(16, 5)),
