@@ -17,76 +17,11 @@ import { type ConformContext, pciView } from "../lib/conform/context.ts";
 import { FakeModernBar } from "./fake_virtio_pci.ts";
 import { FakeDma } from "./fake_dma.ts";
 import { WindowedConfigSpace } from "./fake_pci_cfg.ts";
-import { type SimBuffer, SimQueue } from "./sim_device.ts";
+import { type SimBuffer, SimProtocolError, SimQueue } from "./sim_device.ts";
 import { holdsBuffers, serveRequest } from "./conform_serve.ts";
+import type { ConformFault } from "./conform_faults.ts";
 
-/** One broken rule each (see tests/unit/conform_mutations.ts for which check it breaks). */
-export type ConformFault =
-  | "no-common-cap"
-  | "no-notify-cap"
-  | "no-isr-cap"
-  | "no-device-cap"
-  | "no-pci-cfg-cap"
-  | "short-cap-len"
-  | "cap-outside-bar"
-  | "cap-bar-unimplemented"
-  | "common-short"
-  | "notify-mult-odd"
-  | "notify-too-short"
-  | "window-broken"
-  | "feature-unstable"
-  | "driver-feature-no-readback"
-  | "queue-enable-no-reset"
-  | "queue-enable-no-readback"
-  | "queue-size-unavailable-nonzero"
-  | "queue-size-no-readback"
-  | "queue-size-sticky"
-  | "msix-config-no-readback"
-  | "msix-queue-no-readback"
-  | "msix-config-not-unmapped"
-  | "msix-queue-not-unmapped"
-  | "msix-unmap-ignored"
-  | "msix-out-of-range-accepted"
-  | "status-no-readback"
-  | "features-ok-unoffered-accepted"
-  | "features-ok-dependency-accepted"
-  | "features-ok-valid-rejected"
-  | "needs-reset-spurious"
-  | "reinit-refused"
-  | "config-writable"
-  | "config-drift"
-  | "generation-unstable"
-  | "reset-never-completes"
-  | "select-no-readback"
-  | "queue-select-no-readback"
-  | "queue-address-no-readback"
-  | "msix-vector-shared"
-  | "queue-reset-stuck"
-  | "queue-reset-keeps-enable"
-  | "queue-reset-dead"
-  | "serve-before-driver-ok"
-  | "config-interrupt-at-driver-ok"
-  | "device-cap-short"
-  | "isr-sticky"
-  | "failed-sticky"
-  | "used-id-bad"
-  | "used-len-overflow"
-  | "used-twice"
-  | "drop-buffers"
-  | "write-readable"
-  | "out-of-order"
-  | "no-interrupt"
-  | "ignore-suppression"
-  | "no-indirect"
-  | "chain-limit"
-  | "ctrl-nack"
-  | "blk-oob-ok"
-  | "blk-ro-writable"
-  | "blk-bad-status"
-  | "blk-unsupp-ok"
-  | "blk-discard-flags-ok"
-  | "blk-write-lost"
-  | "rng-empty";
+export type { ConformFault } from "./conform_faults.ts";
 
 /** The simulated device: type, offered features, queue sizes, config bytes, PCI ids, faults. */
 export interface ConformSimOptions {
@@ -178,6 +113,14 @@ export class ConformBar extends FakeModernBar {
   readonly #queueWasReset = new Set<number>();
   #inits = 0;
   readonly #msixEntries: number;
+  /** A ring error was met; cleared by a reset (§2.1.1). */
+  #broken = false;
+  /** A holding queue (net/console receive) was kicked since the last reset. */
+  #held = false;
+  /** Fault reset-inflight-hangs: the device serves nothing any more. */
+  #hung = false;
+  /** Fault reset-drains-old-ring: the queues of before the last reset. */
+  #stale: (SimQueue | undefined)[] = [];
 
   constructor(o: ConformSimOptions, dma: FakeDma, msixEntries: number) {
     const type = o.deviceType ?? 1;
@@ -222,8 +165,18 @@ export class ConformBar extends FakeModernBar {
     this.state.queues.forEach((q, i) => {
       if (!this.faults.has("queue-size-sticky")) q.size = this.maxSizes[i]!;
     });
+    const f = this.faults;
+    // §2.4.1: after a reset the device does not touch the old rings and sends nothing.
+    if (f.has("reset-drains-old-ring")) {
+      const n = Math.max(this.#sims.length, this.#stale.length);
+      this.#stale = Array.from({ length: n }, (_, i) => this.#sims[i] ?? this.#stale[i]);
+    }
     this.#sims = [];
     this.#queueWasReset.clear();
+    if (!f.has("reset-keeps-isr")) this.isr = 0;
+    if (!f.has("needs-reset-sticky")) this.#broken = false;
+    if (this.#held && f.has("reset-inflight-hangs")) this.#hung = true;
+    this.#held = false;
   }
 
   protected override read(o: number, w: number): number {
@@ -323,6 +276,7 @@ export class ConformBar extends FakeModernBar {
         }
         super.write(o, w, v);
         if (v & 0x80) this.#failed = true;
+        if ((v & 4) && this.#broken) s.needsReset();
         if ((v & 4) && f.has("needs-reset-spurious")) s.needsReset();
         if ((v & 4) && f.has("config-interrupt-at-driver-ok")) this.isr |= 2;
         return;
@@ -371,9 +325,28 @@ export class ConformBar extends FakeModernBar {
     if (!sim || !this.state.queues[i]?.enabled) return;
     // §2.1.2: no buffer is used before DRIVER_OK.
     if (!(this.state.status & 4) && !this.faults.has("serve-before-driver-ok")) return;
-    if (holdsBuffers(this.state.o.deviceType ?? 0, i, this.state.queues.length)) return;
+    if (this.#hung || this.#broken) return;
+    if (holdsBuffers(this.state.o.deviceType ?? 0, i, this.state.queues.length)) {
+      this.#held = true;
+      return;
+    }
     const f = this.faults;
-    let bufs: SimBuffer[] = sim.take();
+    const stale = this.#stale[i];
+    if (stale) {
+      this.#stale[i] = undefined;
+      for (const b of stale.take()) stale.complete(b, 0);
+      stale.publish();
+    }
+    let bufs: SimBuffer[];
+    try {
+      bufs = sim.take();
+    } catch (e) {
+      if (!(e instanceof SimProtocolError)) throw e;
+      // §2.1.2: an error the device cannot recover from without a reset: DEVICE_NEEDS_RESET.
+      this.#broken = true;
+      if (!f.has("error-no-needs-reset")) this.state.needsReset();
+      return;
+    }
     if (f.has("drop-buffers")) return;
     if (f.has("no-indirect")) {
       bufs = bufs.filter((b) => !(b.descCount === 1 && b.out.length + b.in.length > 1));

@@ -8,6 +8,7 @@ import type { Check } from "./check.ts";
 import { PCI_CHECKS } from "./checks/pci.ts";
 import { PCI_REGISTER_CHECKS } from "./checks/pci_registers.ts";
 import { STATUS_CHECKS } from "./checks/status.ts";
+import { LIFECYCLE_CHECKS } from "./checks/lifecycle.ts";
 import { VIRTQUEUE_CHECKS } from "./checks/virtqueue.ts";
 import { RING_RESET_CHECKS } from "./checks/ring_reset.ts";
 import { NET_CHECKS } from "./checks/net.ts";
@@ -19,6 +20,7 @@ export const CONFORM_CHECKS: readonly Check[] = [
   ...PCI_CHECKS,
   ...PCI_REGISTER_CHECKS,
   ...STATUS_CHECKS,
+  ...LIFECYCLE_CHECKS,
   ...VIRTQUEUE_CHECKS,
   ...RING_RESET_CHECKS,
   ...NET_CHECKS,

@@ -114,6 +114,11 @@ export const MUTATIONS: Record<string, Mutation> = {
   "status.reset-after-failed": fault("failed-sticky"),
   "pci.isr.read-clears": fault("isr-sticky"),
   "status.no-spurious-config-interrupt": fault("config-interrupt-at-driver-ok"),
+  "status.needs-reset-on-error": fault("error-no-needs-reset"),
+  "status.needs-reset-recovers": fault("needs-reset-sticky"),
+  "status.reset-mid-operation": fault("reset-inflight-hangs"),
+  "status.reset-forgets-rings": fault("reset-drains-old-ring"),
+  "status.reset-clears-isr": fault("reset-keeps-isr"),
   ...Object.fromEntries(
     ["split", "packed"].flatMap((f) =>
       Object.entries(VQ)
@@ -123,6 +128,7 @@ export const MUTATIONS: Record<string, Mutation> = {
   ),
   "net.mac.stable": fault("config-drift"),
   "net.mtu.range": netCfg(NET, (v) => v.setUint16(10, 40, true)),
+  "net.mtu.ipv6-minimum": netCfg(NET, (v) => v.setUint16(10, 576, true)),
   "net.mq.pairs-range": netCfg(NET | bit(22), (v) => v.setUint16(8, 0, true)),
   "net.speed.range": netCfg(NET | bit(63), (v) => v.setUint32(12, 0x80000000, true)),
   "net.duplex.values": netCfg(NET | bit(63), (v) => v.setUint8(16, 5)),

@@ -176,6 +176,16 @@ export const NET_CHECKS: readonly Check[] = [
     },
   },
   {
+    id: "net.mtu.ipv6-minimum",
+    section: "5.1.4.1",
+    requirement: "with MTU offered, mtu is at least 1280, the IPv6 minimum (a SHOULD)",
+    applies: netWith([VIRTIO_NET_F_MTU, "MTU"]),
+    run: (ctx) => {
+      const m = read(ctx, (c) => c.read16(CFG.mtu));
+      return expect(m >= 1280, String(m), ">= 1280");
+    },
+  },
+  {
     id: "net.mq.pairs-range",
     section: "5.1.4.1",
     requirement: "with MQ offered, max_virtqueue_pairs is between 1 and 0x8000",

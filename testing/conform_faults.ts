@@ -1,0 +1,85 @@
+/**
+ * The broken rules of the conformance simulator (testing/conform_device.ts): each fault
+ * breaks exactly one device-normative rule, so the check of that rule can be seen to fail.
+ *
+ * @module
+ */
+
+/** One broken rule each (see tests/unit/conform_mutations.ts for which check it breaks). */
+export type ConformFault =
+  | "no-common-cap"
+  | "no-notify-cap"
+  | "no-isr-cap"
+  | "no-device-cap"
+  | "no-pci-cfg-cap"
+  | "short-cap-len"
+  | "cap-outside-bar"
+  | "cap-bar-unimplemented"
+  | "common-short"
+  | "notify-mult-odd"
+  | "notify-too-short"
+  | "window-broken"
+  | "feature-unstable"
+  | "driver-feature-no-readback"
+  | "queue-enable-no-reset"
+  | "queue-enable-no-readback"
+  | "queue-size-unavailable-nonzero"
+  | "queue-size-no-readback"
+  | "queue-size-sticky"
+  | "msix-config-no-readback"
+  | "msix-queue-no-readback"
+  | "msix-config-not-unmapped"
+  | "msix-queue-not-unmapped"
+  | "msix-unmap-ignored"
+  | "msix-out-of-range-accepted"
+  | "status-no-readback"
+  | "features-ok-unoffered-accepted"
+  | "features-ok-dependency-accepted"
+  | "features-ok-valid-rejected"
+  | "needs-reset-spurious"
+  | "reinit-refused"
+  | "config-writable"
+  | "config-drift"
+  | "generation-unstable"
+  | "reset-never-completes"
+  | "select-no-readback"
+  | "queue-select-no-readback"
+  | "queue-address-no-readback"
+  | "msix-vector-shared"
+  | "queue-reset-stuck"
+  | "queue-reset-keeps-enable"
+  | "queue-reset-dead"
+  | "serve-before-driver-ok"
+  | "config-interrupt-at-driver-ok"
+  | "device-cap-short"
+  | "isr-sticky"
+  | "failed-sticky"
+  | "used-id-bad"
+  | "used-len-overflow"
+  | "used-twice"
+  | "drop-buffers"
+  | "write-readable"
+  | "out-of-order"
+  | "no-interrupt"
+  | "ignore-suppression"
+  | "no-indirect"
+  | "chain-limit"
+  | "ctrl-nack"
+  | "blk-oob-ok"
+  | "blk-ro-writable"
+  | "blk-bad-status"
+  | "blk-unsupp-ok"
+  | "blk-discard-flags-ok"
+  | "blk-write-lost"
+  | "rng-empty"
+  // Reset and error recovery (checks/lifecycle.ts):
+  /** A ring error (head beyond the queue) is swallowed: DEVICE_NEEDS_RESET never set. */
+  | "error-no-needs-reset"
+  /** The error state survives a reset: NEEDS_RESET again at DRIVER_OK, nothing served. */
+  | "needs-reset-sticky"
+  /** A reset while receive buffers are held leaves the device serving nothing after. */
+  | "reset-inflight-hangs"
+  /** After a reset the device first drains the ring it had before, then the new one. */
+  | "reset-drains-old-ring"
+  /** A pending ISR survives a reset. */
+  | "reset-keeps-isr";
