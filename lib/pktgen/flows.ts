@@ -212,6 +212,7 @@ export function formatRange(r: FieldRange): string {
 export class FieldCursor {
   #index = 0;
   #state: number;
+  readonly #seed: number;
   /** First value of the range. */
   readonly min: number;
   /** Number of values. */
@@ -224,7 +225,14 @@ export class FieldCursor {
     this.min = range.min;
     this.count = range.count;
     this.mode = range.mode;
-    this.#state = (seed >>> 0) || 1;
+    this.#seed = (seed >>> 0) || 1;
+    this.#state = this.#seed;
+  }
+
+  /** Back to the first packet's value: the index at the range start, the random state at the seed. */
+  rewind(): void {
+    this.#index = 0;
+    this.#state = this.#seed;
   }
 
   /** True when the value can differ between packets. */

@@ -205,6 +205,20 @@ export class FrameWriter {
     if (wireSize !== undefined) this.write(buf, off, wireSize, 0, 0);
   }
 
+  /**
+   * Back to the first frame's flow: every address and port cursor starts over (random ones
+   * at their seeds), so the next frame written is the one a new writer would write. The
+   * JIT warm-up writes with the stream's own writer and rewinds it after.
+   */
+  rewind(): void {
+    this.#srcMac.rewind();
+    this.#dstMac.rewind();
+    this.#srcIp.rewind();
+    this.#dstIp.rewind();
+    this.#srcPort.rewind();
+    this.#dstPort.rewind();
+  }
+
   /** True when no address or port varies: every frame of one size differs only in its payload stamp. */
   get fixedFlow(): boolean {
     return this.#fixedFlow;

@@ -78,6 +78,34 @@ for (const format of ["split", "packed"] as const) {
   });
 }
 
+Deno.test("warm-up: the stream's writer starts the real run at its first flow", async () => {
+  const varying = () =>
+    new FrameWriter({
+      ipVersion: 4,
+      srcMac: parseRange("mac", "02:00:00:00:00:01"),
+      dstMac: parseRange("mac", "02:00:00:00:00:02"),
+      srcIp: parseRange("ipv4", "10.0.0.1"),
+      dstIp: parseRange("ipv4", "10.1.0.1-10.1.0.5"),
+      srcPort: parseRange("port", "1000-1009,random"),
+      dstPort: parseRange("port", "9"),
+      maxWireSize: 128,
+      seed: 3,
+    });
+  const s = spec("split", "tx", new AbortController().signal);
+  const w = varying();
+  const tx = { ...s.tx[0]!, writer: w, sizes: parseSizes("64-128"), oneSize: false };
+  for (const f of tx.queue.frames) w.prefill(f, 0);
+  const r = await warmUp({ ...s, tx: [tx] }, 30);
+  assert.ok(r.sent > 0, "the warm-up sent nothing");
+  const fresh = varying();
+  const got = new Uint8Array(2048), want = new Uint8Array(2048);
+  for (let i = 0; i < 20; i++) {
+    const n = w.writeFull(got, 0, 64 + i, i, 5);
+    assert.equal(fresh.writeFull(want, 0, 64 + i, i, 5), n);
+    assert.deepEqual(got.subarray(0, n), want.subarray(0, n), `frame ${i}`);
+  }
+});
+
 Deno.test("warm-up: an aborted signal ends it at once", async () => {
   const ac = new AbortController();
   ac.abort();
