@@ -33,6 +33,49 @@ Deno.test("config.kernel-agrees: NIC — an MTU above the device's maximum fails
   assert.equal(checkKernelAgrees(noConfig), undefined, "one view alone is no check");
 });
 
+/** The recorded NIC's report recast as another type, with the given device config and kernel views. */
+function recast(
+  id: number,
+  name: string,
+  fields: Record<string, string | number>,
+  views: { name: string; fields: Record<string, string | number> }[],
+): DeviceReport {
+  const base = probed("0000:00:03.0");
+  return {
+    ...base,
+    type: { id, name },
+    config: { ...base.config!, fields },
+    kernel_view: views.map((v) => ({ source: "sysfs" as const, ...v })),
+  };
+}
+
+Deno.test("config.kernel-agrees: pmem — the kernel's region must be the device's start and size", () => {
+  const device = { start: "0x140000000", size: 268435456 };
+  const region = (start: string, size: number) => [{ name: "region0", fields: { start, size } }];
+  const ok = checkKernelAgrees(recast(27, "pmem", device, region("0x140000000", 268435456)));
+  assert.equal(ok?.status, "pass", ok?.reason);
+  assert.match(ok!.reason, /start, size/);
+  const moved = checkKernelAgrees(recast(27, "pmem", device, region("0x180000000", 268435456)));
+  assert.equal(moved?.status, "fail");
+  assert.match(moved!.reason, /start: kernel's region 0x180000000, device 0x140000000/);
+  const small = checkKernelAgrees(recast(27, "pmem", device, region("0x140000000", 4096)));
+  assert.equal(small?.status, "fail");
+});
+
+Deno.test("config.kernel-agrees: mem — added memory within the usable region; less than plugged warns", () => {
+  const MiB = 1 << 20;
+  const device = { plugged_size: 256 * MiB, usable_region_size: 1024 * MiB };
+  const added = (bytes: number) => [{ name: "memory", fields: { bytes, blocks: bytes / MiB } }];
+  assert.equal(checkKernelAgrees(recast(24, "mem", device, added(256 * MiB)))?.status, "pass");
+  assert.equal(checkKernelAgrees(recast(24, "mem", device, added(384 * MiB)))?.status, "pass");
+  const over = checkKernelAgrees(recast(24, "mem", device, added(2048 * MiB)));
+  assert.equal(over?.status, "fail");
+  assert.match(over!.reason, /above the usable region/);
+  assert.equal(checkKernelAgrees(recast(24, "mem", device, added(128 * MiB)))?.status, "warn");
+  const noBlocks = recast(24, "mem", device, [{ name: "other", fields: { bytes: 1 } }]);
+  assert.equal(checkKernelAgrees(noBlocks), undefined, "no memory view, no check");
+});
+
 Deno.test("pci.cfg-window: works and disarmed passes; broken, armed or missing fails; not asked, no check", () => {
   const base = probed("0000:00:03.0");
   const w = { cap_offset: 0x84, device_status: 15, works: true, accesses: 40, disarmed: true };
