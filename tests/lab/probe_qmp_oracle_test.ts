@@ -3,7 +3,9 @@
  * offered features, status, queue counts and sizes — compared with QEMU's own view of the
  * same device over QMP (`x-query-virtio-status`, `x-query-virtio-queue-status`), in one boot,
  * for every device of the `probe` set: kernel-owned (rng's virtio driver unbound first, so
- * one is driverless) and, in a second boot with `--no-drivers`, every one driverless.
+ * one is driverless) and, in a second boot with `--no-drivers`, every one driverless; the
+ * same two ways for the probe-extra + probe-mem devices, where the driverless boot also
+ * checks every decoded config value against what QEMU was given.
  */
 import assert from "node:assert/strict";
 import { startLab } from "../../lib/lab/vm.ts";
@@ -170,6 +172,44 @@ Deno.test("lab: probe agrees with QMP on the probe-extra and probe-mem devices (
   const report = await oracle(false, "probe-extra,probe-mem", 7);
   const types = new Set(report.devices.map((d) => d.type.name));
   for (const t of ["crypto", "iommu", "input", "mem", "pmem"]) assert.ok(types.has(t), t);
+});
+
+Deno.test("lab --no-drivers: probe-extra + probe-mem driverless, agree with QMP, config equals what QEMU was given", async () => {
+  const report = await oracle(true, "probe-extra,probe-mem", 7);
+  const by = new Map(report.devices.map((d) => [d.address, d]));
+  const device = (name: string) => {
+    const d = by.get(pciAddress(DEVICES[name]!.slot));
+    assert.ok(d, `${name} missing`);
+    assert.equal(d.virtio_driver, undefined, `${name} has a driver under --no-drivers`);
+    assert.equal(d.config?.features_from, "offered", `${name}: config decided by offered bits`);
+    return d.config?.fields ?? {};
+  };
+  const given = (name: string) => DEVICES[name]!.given;
+  const speed = device("net-speed");
+  assert.equal(speed.speed_mbps, given("net-speed").speedMbps);
+  assert.equal(speed.duplex, given("net-speed").duplex);
+  assert.equal(speed.mtu, given("net-speed").mtu);
+  assert.equal(speed.mac, given("net-speed").mac);
+  const blk = device("blk-4k");
+  assert.equal(blk.blk_size, given("blk-4k").blockSize);
+  assert.equal(blk.capacity_bytes, given("blk-4k").capacityBytes);
+  assert.equal(blk.num_queues, given("blk-4k").numQueues);
+  assert.ok(blk.discard, "discard=on, yet no discard limits decoded");
+  assert.equal(device("crypto").max_dataqueues, given("crypto").maxDataQueues);
+  const iommu = device("iommu");
+  assert.equal(iommu.bypass, given("iommu").bypass);
+  assert.equal(iommu.page_size_mask, given("iommu").pageSizeMask);
+  assert.equal(iommu.probe_size, given("iommu").probeSize);
+  const tablet = device("tablet");
+  assert.equal(tablet.name, given("tablet").name);
+  assert.equal(tablet.serial, given("tablet").serial);
+  const mem = device("mem");
+  assert.equal(mem.block_size, given("mem").blockSize);
+  assert.equal(mem.region_size, given("mem").regionSize);
+  assert.equal(mem.requested_size, given("mem").requestedSize);
+  assert.equal(mem.node_id, given("mem").node);
+  assert.equal(mem.plugged_size, 0, "no driver, nothing plugged");
+  assert.equal(device("pmem").size, given("pmem").sizeBytes);
 });
 
 function hex(v: bigint): string {
