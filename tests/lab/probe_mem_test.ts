@@ -3,7 +3,8 @@
  * has no driver for it), virtio-tablet, virtio-mem and virtio-pmem (kernel-owned) — decodes
  * each device config (§5.13.4, §5.8.4, §5.15.4, §5.19.4) with the values QEMU was given and
  * reports over QMP (`query-memory-devices`, `qom-get`), and the kernel's sysfs view agrees.
- * The tablet's config needs select writes: read once its driver is unbound. One boot.
+ * `diag --pci-cfg` finds the window working and the kernel agreeing on mem and pmem. The
+ * tablet's config needs select writes: read once its driver is unbound. One boot.
  */
 import assert from "node:assert/strict";
 import { startLab } from "../../lib/lab/vm.ts";
@@ -12,6 +13,12 @@ import type { DeviceReport, ProbeReport } from "../../lib/probe/report.ts";
 
 const at = (name: string) => pciAddress(DEVICES[name]!.slot);
 const given = (name: string) => DEVICES[name]!.given;
+
+interface DiagCheck {
+  name: string;
+  status: string;
+  reason: string;
+}
 
 interface MemoryDevice {
   type: string;
@@ -32,6 +39,8 @@ Deno.test("lab: probe --pci-cfg decodes iommu, tablet, mem and pmem config as QE
     "done",
     "printf '{\"bound\":'",
     "virtio probe --json --pci-cfg --allow-writes",
+    "printf ',\"diag\":'",
+    `virtio diag --json --pci-cfg ${at("mem")} ${at("pmem")}`,
     `echo $(basename /sys/bus/pci/devices/${tablet}/virtio*) > /sys/bus/virtio/drivers/virtio_input/unbind`,
     "printf ',\"unbound\":'",
     `virtio probe --json --pci-cfg --allow-writes ${tablet}`,
@@ -49,7 +58,11 @@ Deno.test("lab: probe --pci-cfg decodes iommu, tablet, mem and pmem config as QE
   });
   const r = await vm.result;
   assert.equal(r.code, 0, r.console.slice(-2000));
-  const out = JSON.parse(r.stdout) as { bound: ProbeReport; unbound: ProbeReport };
+  const out = JSON.parse(r.stdout) as {
+    bound: ProbeReport;
+    unbound: ProbeReport;
+    diag: { devices: { address: string; checks: DiagCheck[] }[] };
+  };
   const get = (report: ProbeReport, name: string): DeviceReport => {
     const d = report.devices.find((x) => x.address === at(name));
     assert.ok(d, `${name} missing`);
@@ -133,5 +146,15 @@ Deno.test("lab: probe --pci-cfg decodes iommu, tablet, mem and pmem config as QE
   assert.equal(region.size, fp.size);
   assert.equal(region.blockdev, "pmem0");
   figures.push(`pmem ${JSON.stringify(fp)} kernel ${JSON.stringify(region)}`);
+
+  // diag --pci-cfg: the window works and the kernel's view agrees with mem's and pmem's config.
+  assert.equal(out.diag.devices.length, 2);
+  for (const dev of out.diag.devices) {
+    for (const name of ["pci.cfg-window", "config.kernel-agrees"]) {
+      const c = dev.checks.find((x) => x.name === name);
+      assert.equal(c?.status, "pass", `${dev.address} ${name}: ${c?.reason}`);
+      if (name === "config.kernel-agrees") figures.push(`diag ${dev.address}: ${c?.reason}`);
+    }
+  }
   console.log(figures.join("\n"));
 });
