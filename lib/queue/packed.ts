@@ -213,15 +213,22 @@ export class PackedQueue extends PackedRing implements Virtqueue {
       }
       if (f >>> 15 !== wrap) break; // still the device's
       const id = idFlags & 0xffff;
-      const len = desc32[(pos << 2) + 2]!;
       const m = id < size ? mark[id]! : 0; // 0: out of range or not in flight
-      if (m === 0 || m >= publishedSeq || len > (dw ? writable[id]! : 0)) {
-        this.usedFault(id, len, m, dw ? writable[id]! : 0, "buffer id");
-      }
+      // §2.8.4: a used descriptor's length is what the device wrote into the buffer. It is
+      // read and checked where it means something — a device-writable buffer, or a caller
+      // that asks for it; a transmit queue never uses it (under TCG the load and compare
+      // were a visible share of a transmit reclaim). The id is checked always.
+      if (dw || usedLens !== undefined) {
+        const len = desc32[(pos << 2) + 2]!;
+        const room = dw ? writable[id]! : 0;
+        if (m === 0 || m >= publishedSeq || len > room) {
+          this.usedFault(id, len, m, room, "buffer id");
+        }
+        if (usedLens !== undefined) usedLens[id] = len;
+      } else if (m === 0 || m >= publishedSeq) this.usedFault(id, 0, m, 0, "buffer id");
       mark[id] = 0;
       slots[j] = id;
       if (++j === cap) j = 0;
-      if (usedLens !== undefined) usedLens[id] = len;
       n++;
       if (++pos === size) {
         pos = 0;

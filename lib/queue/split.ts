@@ -148,17 +148,20 @@ export class SplitQueue extends SplitRing implements Virtqueue {
     for (let k = 0; k < n; k++) {
       const e = 1 + ((last & mask) << 1);
       const id = used32[e]!;
-      const len = used32[e + 1]!;
       last = (last + 1) & 0xffff;
-      // Everything in a used element is the device's word: check it before use.
+      // Everything in a used element is the device's word: check it before use. The length
+      // (§2.7.8: bytes written into the device-writable part) only where it means something:
+      // a device-writable buffer, or a caller that asks for it (as in packed.ts).
       const m = id < size ? mark[id]! : 0; // 0: out of range or not in flight
-      if (m === 0 || m >= publishedSeq || len > (dw ? descLen[id]! : 0)) {
-        this.usedFault(id, len, m, dw ? descLen[id]! : 0, "id");
-      }
+      if (dw || usedLens !== undefined) {
+        const len = used32[e + 1]!;
+        const room = dw ? descLen[id]! : 0;
+        if (m === 0 || m >= publishedSeq || len > room) this.usedFault(id, len, m, room, "id");
+        if (usedLens !== undefined) usedLens[id] = len;
+      } else if (m === 0 || m >= publishedSeq) this.usedFault(id, 0, m, 0, "id");
       mark[id] = 0;
       slots[j] = id;
       if (++j === cap) j = 0;
-      if (usedLens !== undefined) usedLens[id] = len;
     }
     this.buffers.count -= n;
     this.stats.completed += n;

@@ -161,7 +161,8 @@ export interface Virtqueue extends RingQueue {
   /**
    * Collects up to `max` used slots, validated like pollUsed, into
    * `slots[(at + k) % slots.length]` in completion order, and each one's used length into
-   * `usedLens[slot]` when given. Returns how many.
+   * `usedLens[slot]` when given. Returns how many. The used length of a device-readable
+   * slot (transmit) is read and checked only when `usedLens` is given: nothing else uses it.
    */
   pollSlots(slots: Uint32Array, at: number, max: number, usedLens?: Uint32Array): number;
 }

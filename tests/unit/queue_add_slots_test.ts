@@ -151,6 +151,39 @@ for (const format of ["split", "packed"] as const) {
     }
   });
 
+  Deno.test(`${format} pollSlots, device-readable: ids always checked, the length when asked for`, () => {
+    const readable = (act: (s: ReturnType<typeof setup>) => void) => {
+      const s = setup(format, 4, false);
+      s.q.addSlots(Uint32Array.of(0, 1), 0, 2, new Uint32Array(4).fill(100));
+      s.q.kick();
+      act(s);
+      return s.q;
+    };
+    const badId = ({ sim }: ReturnType<typeof setup>) => {
+      sim.take();
+      sim.writeUsed(7, 0);
+      sim.publish();
+    };
+    // Without usedLens (the transmit reclaim) a lying id still breaks the queue.
+    const q1 = readable(badId);
+    assert.throws(() => q1.pollSlots(new Uint32Array(4), 0, 4), /out of range/);
+    assert.equal(q1.broken, true);
+    const written = ({ sim }: ReturnType<typeof setup>) => {
+      const [b] = sim.take();
+      sim.complete(b!, 5); // a device-readable buffer the device claims to have written
+      sim.publish();
+    };
+    // Asked for, the length of a device-readable buffer must be 0 (§2.7.8, §2.8.4) ...
+    const q2 = readable(written);
+    assert.throws(() => q2.pollSlots(new Uint32Array(4), 0, 4, new Uint32Array(4)), /exceeds/);
+    // ... not asked for, it is not read: the slot comes back, the queue stays usable.
+    const q3 = readable(written);
+    const out = new Uint32Array(4);
+    assert.equal(q3.pollSlots(out, 0, 4), 1);
+    assert.equal(out[0], 0);
+    assert.equal(q3.broken, false);
+  });
+
   Deno.test(`${format} pollSlots: a used id that was not published yet is refused`, () => {
     const { sim, q } = setup(format, 4, false);
     q.addSlots(Uint32Array.of(0), 0, 1, new Uint32Array(4).fill(10));
