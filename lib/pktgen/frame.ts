@@ -256,6 +256,61 @@ export class FrameWriter {
   }
 
   /**
+   * {@link stamp} for a batch: frames `n` slots of `ring` from index `first` (wrapping at its
+   * end), slot s's frame at byte `s * stride + hdr` of `words`, with sequence numbers from
+   * `seq` on. Returns the next sequence number. The checks run once per batch and the loop
+   * keeps the offsets and the cached sum in locals: under TCG a call and its checks per
+   * frame cost more than the frame's three stores (packed 1518 B transmit 2.6 → 4.7 Mpps
+   * together with the used-length change in pollSlots, same boot). With stampTime every frame
+   * gets `txNs`, through stamp. Throws RangeError as stamp does, or for an odd stride/hdr.
+   */
+  stampRun(
+    words: Uint16Array,
+    ring: Uint32Array,
+    first: number,
+    n: number,
+    stride: number,
+    hdr: number,
+    wireSize: number,
+    seq: number,
+    txNs: number,
+  ): number {
+    if (!this.#fixedFlow || wireSize !== this.#cSize || ((stride | hdr) & 1) !== 0) {
+      throw new RangeError("stampRun needs a fixed flow, the size last written and even offsets");
+    }
+    const cap = ring.length;
+    let j = first, sq = seq >>> 0;
+    const base = this.#cUdpSum;
+    if (this.#stampTime || base > 0x7fffffff) {
+      // Timestamps (loopback latency), or a sum the two-step fold below cannot take.
+      for (let k = 0; k < n; k++) {
+        this.stamp(words, ring[j]! * stride + hdr, wireSize, sq, txNs);
+        if (++j === cap) j = 0;
+        sq = (sq + 1) >>> 0;
+      }
+      return sq;
+    }
+    const seqAt = (hdr + this.#payload + PAYLOAD_SEQ) >>> 1;
+    const csumAt = (hdr + this.#udp + 6) >>> 1;
+    const strideWords = stride >>> 1;
+    for (let k = 0; k < n; k++) {
+      const w = ring[j]! * strideWords;
+      if (++j === cap) j = 0;
+      const hi = sq >>> 16, lo = sq & 0xffff;
+      words[w + seqAt] = swap16(hi);
+      words[w + seqAt + 1] = swap16(lo);
+      // RFC 768 / RFC 1071: fold the sum (below 2^31 + 2^17) twice, complement, 0 → 0xffff.
+      let sum = base + hi + lo;
+      sum = (sum & 0xffff) + (sum >>> 16);
+      sum = (sum & 0xffff) + (sum >>> 16);
+      const c = ~sum & 0xffff;
+      words[w + csumAt] = swap16(c === 0 ? 0xffff : c);
+      sq = (sq + 1) >>> 0;
+    }
+    return sq;
+  }
+
+  /**
    * Patches the frame at `off` (a buffer prefilled by this writer) into the next packet:
    * `wireSize` bytes on the wire (FCS included), sequence number `seq` (u32, wraps) and tx
    * timestamp `txNs` (integer ns, below 2^53; ignored without stampTime). Advances the flow cursors. Returns the buffer

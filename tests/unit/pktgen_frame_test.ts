@@ -217,6 +217,49 @@ Deno.test("sumBytes equals the naive sum at any offset and length", () => {
   }
 });
 
+Deno.test("stampRun frames a batch of slots exactly as write does, wrapping the slot ring and the sequence", () => {
+  for (const stampTime of [false, true]) {
+    const mk = () =>
+      new FrameWriter({
+        ipVersion: 4,
+        srcMac: parseRange("mac", "02:00:00:00:00:01"),
+        dstMac: parseRange("mac", "02:00:00:00:00:02"),
+        srcIp: parseRange("ipv4", "10.0.0.1"),
+        dstIp: parseRange("ipv4", "10.1.0.1"),
+        srcPort: parseRange("port", "1000"),
+        dstPort: parseRange("port", "7001"),
+        maxWireSize: 1518,
+        stampTime,
+      });
+    const a = mk(), b = mk();
+    const stride = 1536, hdr = 12, slots = 6;
+    const region = new Uint8Array(slots * stride);
+    const words = new Uint16Array(region.buffer);
+    // The free-slot ring of a transmit queue: slots in some order, the batch wrapping its end.
+    const ring = Uint32Array.of(3, 0, 5, 1, 4, 2);
+    const want = new Uint8Array(2048);
+    for (const size of [64, 1518]) {
+      for (let s = 0; s < slots; s++) {
+        a.prefill(region.subarray(s * stride + hdr, (s + 1) * stride), 0, size);
+      }
+      b.prefill(want, 0, size);
+      // From ring index 4 for 5 slots: 4, 2, 3, 0, 5; sequence numbers across 0xffff and 2^32.
+      for (const seq of [0xfffe, 0xfffffffd, 0]) {
+        const next = a.stampRun(words, ring, 4, 5, stride, hdr, size, seq, 77e9);
+        assert.equal(next, (seq + 5) >>> 0);
+        for (let k = 0; k < 5; k++) {
+          const slot = ring[(4 + k) % ring.length]!;
+          const len = b.write(want, 0, size, (seq + k) >>> 0, 77e9);
+          const got = region.subarray(slot * stride + hdr, slot * stride + hdr + len);
+          assert.deepEqual(got, want.subarray(0, len), `${size} B seq ${seq}+${k} slot ${slot}`);
+        }
+      }
+    }
+    assert.throws(() => a.stampRun(words, ring, 0, 1, stride, hdr, 64, 1, 0), RangeError);
+    assert.throws(() => a.stampRun(words, ring, 0, 1, stride, 11, 1518, 1, 0), RangeError);
+  }
+});
+
 Deno.test("stampTime false: the timestamp stays 0 and both checksums stay right (fixed and varying flows)", () => {
   for (const extra of [{}, { srcPort: "1000-1009", dstIp: "10.1.0.1-10.1.0.5" }]) {
     const w = new FrameWriter({

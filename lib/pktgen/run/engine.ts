@@ -236,13 +236,8 @@ export async function runEngine(spec: EngineSpec): Promise<EngineResult> {
           if (s.oneSize) {
             // Fixed flow, one size: the slots were prefilled for it; per frame the stamp only.
             // Their lengths in the queue were set at the start.
-            const size = sizes.min, words = q.words, stride = q.slotSize;
-            for (let k = 0; k < n; k++) {
-              const slot = ring[j]!;
-              if (++j === ring.length) j = 0;
-              writer.stamp(words, slot * stride + hdr, size, seq, now);
-              seq = (seq + 1) >>> 0;
-            }
+            const size = sizes.min;
+            seq = writer.stampRun(q.words, ring, j, n, q.slotSize, hdr, size, seq, now);
             bytes = size * n;
           } else {
             for (let k = 0; k < n; k++) {
