@@ -11,6 +11,7 @@
  *
  * Standalone: `deno run -A bench/lab_rates.ts [--quick] [--json] [--no-rates] [--no-memory]
  * [--wire] [--trace] [--rounds N] [--nics net-modern,net-packed,net-legacy] [--sizes 64,1518]
+ * [--directions tx,rx]
  * [--svg PATH]` (the chart, default out/bench-rates.svg; the JSON goes beside it)
  *
  * @module
@@ -52,6 +53,8 @@ export interface LabRatesOptions {
   nics?: readonly string[];
   /** Only these wire sizes (default 64 and 1518). */
   sizes?: readonly number[];
+  /** Only these directions (default both: every transmit row, then every receive row). */
+  directions?: readonly ("tx" | "rx")[];
   /**
    * Count QEMU's doorbell and interrupt trace events in each kept window (QMP
    * trace-event-set-state; the log backend writes a line per event, which costs QEMU a
@@ -201,7 +204,7 @@ export async function benchLabRates(o: LabRatesOptions = {}): Promise<LabRatesRe
     String(heapSeconds),
     "--heap-nic",
     addressOf("net-modern"),
-    ...(rates ? ["--tx", "--rx"] : []),
+    ...(rates ? (o.directions ?? ["tx", "rx"]).map((d) => `--${d}`) : []),
     ...(o.wire ? ["--wire"] : []),
   ];
   const fromConsole: string[] = [];
@@ -407,6 +410,7 @@ if (import.meta.main) {
       rounds: { type: "string" },
       nics: { type: "string" },
       sizes: { type: "string" },
+      directions: { type: "string" },
       svg: { type: "string" },
     },
   });
@@ -415,6 +419,11 @@ if (import.meta.main) {
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
   if (sizes?.some((n) => !Number.isInteger(n) || n < 64 || n > 1518)) {
     console.error(`lab_rates: --sizes takes wire sizes 64..1518, comma-separated`);
+    Deno.exit(2);
+  }
+  const directions = list(values.directions);
+  if (directions?.some((d) => d !== "tx" && d !== "rx")) {
+    console.error(`lab_rates: --directions takes tx, rx or tx,rx`);
     Deno.exit(2);
   }
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) {
@@ -430,6 +439,7 @@ if (import.meta.main) {
     rounds,
     nics: list(values.nics),
     sizes,
+    ...(directions ? { directions: directions as ("tx" | "rx")[] } : {}),
     svgPath: values.svg,
     log: (l) => console.error(l),
   });
