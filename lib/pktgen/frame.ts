@@ -299,7 +299,9 @@ export class FrameWriter {
       const hi = sq >>> 16, lo = sq & 0xffff;
       words[w + seqAt] = swap16(hi);
       words[w + seqAt + 1] = swap16(lo);
-      // RFC 768 / RFC 1071: fold the sum (below 2^31 + 2^17) twice, complement, 0 → 0xffff.
+      // RFC 768 / RFC 1071: fold the sum (below 2^31 + 2^17) twice, complement, 0 → 0xffff:
+      // finishUdpChecksum inline, without foldSum's range test and loop (calling it here
+      // measured 14.1 → 16.6 ns per packed 1518 B frame on the host).
       let sum = base + hi + lo;
       sum = (sum & 0xffff) + (sum >>> 16);
       sum = (sum & 0xffff) + (sum >>> 16);
