@@ -24,6 +24,8 @@ export interface PerFrame {
   mainUs: number;
   /** QEMU vCPU threads' CPU µs per frame (the guest's own work included). */
   vcpuUs: number;
+  /** Share of the windows' wall time QEMU's main loop spent runnable but not running. */
+  mainWaitShare: number;
   /** Doorbell writes QEMU handled per 1000 frames (trace), the NIC's data queue. */
   notifyPerK?: number;
   /** Interrupts QEMU raised per 1000 frames (trace), that NIC. */
@@ -55,7 +57,10 @@ function traced(w: QemuWindow, direction: string): { notify: number; irq: number
 
 /** Rows per direction/NIC/size/tool over all rounds with a window. */
 export function perFrameOf(records: readonly RateRecord[], windows: readonly QemuWindow[]) {
-  const rows = new Map<string, PerFrame & { wall: number; main: number; vcpu: number }>();
+  const rows = new Map<
+    string,
+    PerFrame & { wall: number; main: number; vcpu: number; mainWait: number }
+  >();
   const traces = new Map<string, { notify: number; irq: number; frames: number }>();
   const own = new Map<string, { publishes: number; notifications: number; frames: number }>();
   for (const r of records) {
@@ -83,14 +88,17 @@ export function perFrameOf(records: readonly RateRecord[], windows: readonly Qem
       frames: 0,
       mainUs: 0,
       vcpuUs: 0,
+      mainWaitShare: 0,
       wall: 0,
       main: 0,
       vcpu: 0,
+      mainWait: 0,
     };
     row.frames += frames;
     row.wall += w.wallS;
     row.main += w.cpu.main;
     row.vcpu += w.cpu.vcpu;
+    row.mainWait += w.cpu.mainWait ?? 0;
     rows.set(cell, row);
     const t = traced(w, r.direction);
     if (t) {
@@ -113,6 +121,7 @@ export function perFrameOf(records: readonly RateRecord[], windows: readonly Qem
       frames: Math.round(r.frames),
       mainUs: (r.main / r.frames) * 1e6,
       vcpuUs: (r.vcpu / r.frames) * 1e6,
+      mainWaitShare: r.mainWait / r.wall,
       ...(t && t.frames > 0
         ? { notifyPerK: (t.notify / t.frames) * 1000, irqPerK: (t.irq / t.frames) * 1000 }
         : {}),
@@ -135,9 +144,11 @@ export function perFrameText(rows: readonly PerFrame[]): string {
   if (rows.length === 0) return "";
   const lines = [
     "per-frame device work over the kept windows (QEMU's threads' CPU time on the host ÷ frames; " +
+    "main wait = share of the time QEMU's main loop was runnable but had no host CPU; " +
     "trace counts with --trace; own = our queue counters, whole run)",
     `${"dir".padEnd(3)} ${"nic".padEnd(11)} ${"size".padStart(5)} ${"tool".padEnd(8)}` +
     `${"Mpps".padStart(7)} ${"main µs/f".padStart(10)} ${"vCPU µs/f".padStart(10)}` +
+    `${"main wait".padStart(10)}` +
     `${"notify/1k".padStart(10)} ${"irq/1k".padStart(7)}` +
     `${"own publish/1k".padStart(15)} ${"own notify/1k".padStart(14)}`,
   ];
@@ -145,7 +156,8 @@ export function perFrameText(rows: readonly PerFrame[]): string {
     lines.push(
       `${r.direction.padEnd(3)} ${r.nic.padEnd(11)} ${String(r.size).padStart(5)} ` +
         `${r.tool.padEnd(8)}${num(r.pps / 1e6, 3, 7)} ${num(r.mainUs, 3, 10)} ` +
-        `${num(r.vcpuUs, 3, 10)}${num(r.notifyPerK, 2, 10)} ${num(r.irqPerK, 2, 7)}` +
+        `${num(r.vcpuUs, 3, 10)}${num(r.mainWaitShare * 100, 0, 9)}%` +
+        `${num(r.notifyPerK, 2, 10)} ${num(r.irqPerK, 2, 7)}` +
         `${num(r.ownPublishPerK, 2, 15)} ${num(r.ownNotifyPerK, 2, 14)}`,
     );
   }

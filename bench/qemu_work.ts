@@ -20,6 +20,12 @@ export interface QemuCpu {
   main: number;
   vcpu: number;
   other: number;
+  /**
+   * Seconds the main-loop thread was runnable but waiting for a host CPU
+   * (/proc/PID/task/TID/schedstat, field 2): with three busy threads (two vCPUs and the main
+   * loop) on a two-core host, the thread that delivers every frame is often starved.
+   */
+  mainWait: number;
 }
 
 /** One marked window: host wall time, QEMU CPU spent in it, trace counts when traced. */
@@ -59,9 +65,18 @@ export function parseThreadStat(line: string): { comm: string; seconds: number }
   return { comm, seconds: (Number(f[11]) + Number(f[12])) * TICK_S };
 }
 
+/** schedstat: "run_ns wait_ns timeslices"; the wait (runnable, not running) in seconds. */
+export function parseSchedstatWait(line: string): number {
+  const wait = Number(line.trim().split(/\s+/)[1]);
+  return Number.isFinite(wait) ? wait / 1e9 : 0;
+}
+
 /** CPU seconds of every thread of `pid` so far, summed by kind. */
 export function qemuCpu(pid: number): QemuCpu {
-  const out: QemuCpu = { main: 0, vcpu: 0, other: 0 };
+  const out: QemuCpu = { main: 0, vcpu: 0, other: 0, mainWait: 0 };
+  try {
+    out.mainWait = parseSchedstatWait(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`));
+  } catch { /* a kernel without schedstat: 0 */ }
   for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
     let st;
     try {
@@ -143,6 +158,7 @@ export class WindowRecorder {
           main: cpu.main - b.cpu.main,
           vcpu: cpu.vcpu - b.cpu.vcpu,
           other: cpu.other - b.cpu.other,
+          mainWait: cpu.mainWait - b.cpu.mainWait,
         },
       };
       this.windows.push(w);

@@ -3,7 +3,7 @@
  * lines, trace lines counted per device and queue, and the table's per-frame division.
  */
 import assert from "node:assert/strict";
-import { countTrace, parseThreadStat } from "../../bench/qemu_work.ts";
+import { countTrace, parseSchedstatWait, parseThreadStat } from "../../bench/qemu_work.ts";
 import { perFrameOf, perFrameText } from "../../bench/per_frame.ts";
 import type { RateRecord } from "../../bench/guest/parse.ts";
 
@@ -12,6 +12,11 @@ Deno.test("a thread's name (with spaces and parentheses) and utime + stime", () 
   const st = parseThreadStat(line);
   assert.equal(st.comm, "CPU 0/TCG (x)");
   assert.equal(st.seconds, 2); // 200 ticks at USER_HZ 100
+});
+
+Deno.test("schedstat: the second field (ns runnable but waiting) in seconds; junk reads 0", () => {
+  assert.equal(parseSchedstatWait("52924151436 13219595071 757841\n"), 13.219595071);
+  assert.equal(parseSchedstatWait("garbage"), 0);
 });
 
 Deno.test("trace lines counted per vdev and queue; interrupts per vdev", () => {
@@ -44,7 +49,7 @@ Deno.test("per frame: CPU over the window's frames, the receiver's doorbells, no
   const windows = [{
     key: "rx|virtio|net-modern|64|1",
     wallS: 2,
-    cpu: { main: 0.5, vcpu: 1, other: 0 },
+    cpu: { main: 0.5, vcpu: 1, other: 0, mainWait: 0.5 },
     trace: {
       "0xsrc": { notify: { "1": 500 }, interrupts: 0 }, // the source's transmit kicks
       "0xrx": { notify: { "0": 10 }, interrupts: 1 },
@@ -56,9 +61,10 @@ Deno.test("per frame: CPU over the window's frames, the receiver's doorbells, no
   assert.equal(r.frames, 500_000);
   assert.equal(r.mainUs, 1); // 0.5 s / 500k frames
   assert.equal(r.vcpuUs, 2);
+  assert.equal(r.mainWaitShare, 0.25); // 0.5 s of 2 s
   assert.equal(r.notifyPerK, 0.02);
   assert.equal(r.irqPerK, 0.002);
   assert.equal(r.ownPublishPerK, 10);
   assert.equal(r.ownNotifyPerK, 2);
-  assert.match(perFrameText(rows), /rx +net-modern +64 virtio +0\.250 +1\.000 +2\.000/);
+  assert.match(perFrameText(rows), /rx +net-modern +64 virtio +0\.250 +1\.000 +2\.000 +25%/);
 });
