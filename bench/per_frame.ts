@@ -98,7 +98,7 @@ export function perFrameOf(records: readonly RateRecord[], windows: readonly Qem
     row.wall += w.wallS;
     row.main += w.cpu.main;
     row.vcpu += w.cpu.vcpu;
-    row.mainWait += w.cpu.mainWait ?? 0;
+    row.mainWait += w.cpu.mainWait;
     rows.set(cell, row);
     const t = traced(w, r.direction);
     if (t) {

@@ -74,18 +74,20 @@ export function parseSchedstatWait(line: string): number {
 /** CPU seconds of every thread of `pid` so far, summed by kind. */
 export function qemuCpu(pid: number): QemuCpu {
   const out: QemuCpu = { main: 0, vcpu: 0, other: 0, mainWait: 0 };
-  try {
-    out.mainWait = parseSchedstatWait(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`));
-  } catch { /* a kernel without schedstat: 0 */ }
   for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const dir = `/proc/${pid}/task/${t.name}`;
     let st;
     try {
-      st = parseThreadStat(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`));
+      st = parseThreadStat(Deno.readTextFileSync(`${dir}/stat`));
     } catch {
       continue; // a thread that just ended
     }
-    if (Number(t.name) === pid) out.main += st.seconds;
-    else if (/^CPU \d+\//.test(st.comm)) out.vcpu += st.seconds;
+    if (Number(t.name) === pid) {
+      out.main += st.seconds;
+      try {
+        out.mainWait = parseSchedstatWait(Deno.readTextFileSync(`${dir}/schedstat`));
+      } catch { /* a kernel without schedstat: 0 */ }
+    } else if (/^CPU \d+\//.test(st.comm)) out.vcpu += st.seconds;
     else out.other += st.seconds;
   }
   return out;
